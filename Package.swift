@@ -1,0 +1,52 @@
+// swift-tools-version:5.9
+// SAM (Segment Anything) in Swift. Floors, from the ground up (see DESIGN.md in ../shared):
+//   0  CBLAS CPNG CJPEG CHDF5      system libraries (module maps + header shims)
+//   1  SAMTensor                   float32 tensors and kernels, knowing nothing of SAM
+//   1  SAMIO                       .pth / safetensors / HDF5 / PNG / JPEG / BMP readers and writers
+//   2  SAMModel                    every module of segment_anything/modeling under Meta's names
+//   3  SAMInference                preprocessing, predictor, mask generator, overlays
+//   4  SAMEval                     verification, datasets, protocols, metrics, reports
+//   5  sam                         the command line (argument parsing only)
+import PackageDescription
+
+let release: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "SAMSwift",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "sam", targets: ["sam"]),
+        .library(name: "SAMModel", targets: ["SAMModel"]),
+        .library(name: "SAMInference", targets: ["SAMInference"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Floor 0: C libraries.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+        // Floor 1.
+        .target(name: "SAMTensor", dependencies: ["CBLAS"], swiftSettings: release),
+        .target(name: "SAMIO", dependencies: ["SAMTensor", "CPNG", "CJPEG", "CHDF5"], swiftSettings: release),
+        // Floor 2.
+        .target(name: "SAMModel", dependencies: ["SAMTensor"], swiftSettings: release),
+        // Floor 3.
+        .target(name: "SAMInference", dependencies: ["SAMModel", "SAMTensor", "SAMIO"], swiftSettings: release),
+        // Floor 4.
+        .target(name: "SAMEval", dependencies: ["SAMInference", "SAMModel", "SAMTensor", "SAMIO"], swiftSettings: release),
+        // Floor 5.
+        .executableTarget(name: "sam", dependencies: [
+            "SAMEval", "SAMInference", "SAMModel", "SAMTensor", "SAMIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: release),
+        // Tests.
+        .target(name: "SAMTestSupport", dependencies: ["SAMTensor", "SAMIO"], path: "Sources/SAMTestSupport"),
+        .testTarget(name: "SAMTensorTests", dependencies: ["SAMTensor", "SAMIO", "SAMTestSupport"]),
+        .testTarget(name: "SAMIOTests", dependencies: ["SAMIO", "SAMTensor", "SAMTestSupport"]),
+        .testTarget(name: "SAMModelTests", dependencies: ["SAMModel", "SAMIO", "SAMTensor", "SAMTestSupport"]),
+        .testTarget(name: "SAMInferenceTests", dependencies: ["SAMInference", "SAMModel", "SAMEval", "SAMIO", "SAMTensor", "SAMTestSupport"]),
+    ]
+)

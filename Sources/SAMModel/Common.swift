@@ -1,0 +1,141 @@
+// Building blocks shared by the encoder and decoder: Linear, LayerNorm, LayerNorm2d, MLPBlock, Conv2d, ConvTranspose2d.
+// ref: segment_anything/modeling/common.py@dca509f (MLPBlock, LayerNorm2d) and torch.nn
+import SAMTensor
+
+/// `nn.Linear(inFeatures, outFeatures)`; weight `<name>.weight` [out, in], bias `<name>.bias` [out].
+public final class Linear {
+    public let name: String
+    public let weight: Tensor
+    public let bias: Tensor?
+
+    public init(_ w: WeightStore, _ name: String, _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
+        self.name = name
+        weight = w.take("\(name).weight", [outFeatures, inFeatures])
+        self.bias = bias ? w.take("\(name).bias", [outFeatures], init: .zeros) : nil
+    }
+
+    /// x: [..., in] → [..., out].
+    public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        let y = linear(x, weight: weight, bias: bias)
+        rec.record(name, y)
+        return y
+    }
+}
+
+/// `nn.LayerNorm(dim, eps)` over the last axis.
+public final class LayerNorm {
+    public let name: String
+    public let weight: Tensor, bias: Tensor
+    public let eps: Float
+
+    public init(_ w: WeightStore, _ name: String, _ dim: Int, eps: Float) {
+        self.name = name
+        self.eps = eps
+        weight = w.take("\(name).weight", [dim], init: .ones)
+        bias = w.take("\(name).bias", [dim], init: .zeros)
+    }
+
+    public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        let y = layerNorm(x, weight: weight, bias: bias, eps: eps)
+        rec.record(name, y)
+        return y
+    }
+}
+
+/// Meta's `LayerNorm2d(channels)`: layer norm over the channel axis of N×C×H×W, eps 1e-6.
+public final class LayerNorm2d {
+    public let name: String
+    public let weight: Tensor, bias: Tensor
+    public let eps: Float
+
+    public init(_ w: WeightStore, _ name: String, _ channels: Int, eps: Float = 1e-6) {
+        self.name = name
+        self.eps = eps
+        weight = w.take("\(name).weight", [channels], init: .ones)
+        bias = w.take("\(name).bias", [channels], init: .zeros)
+    }
+
+    public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        let y = layerNorm2d(x, weight: weight, bias: bias, eps: eps)
+        rec.record(name, y)
+        return y
+    }
+}
+
+/// An activation module (`nn.GELU()` exact erf, or `nn.ReLU()`), recorded under its own name like the reference's.
+public struct Activation {
+    public enum Kind: Sendable { case gelu, relu }
+    public let name: String
+    public let kind: Kind
+
+    public init(_ name: String, _ kind: Kind) { self.name = name; self.kind = kind }
+
+    public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        var y = x
+        switch kind {
+        case .gelu: gelu(&y)
+        case .relu: relu(&y)
+        }
+        rec.record(name, y)
+        return y
+    }
+}
+
+/// Meta's `MLPBlock(embedding_dim, mlp_dim, act)`: lin1 → act → lin2.
+public final class MLPBlock {
+    public let name: String
+    public let lin1: Linear, act: Activation, lin2: Linear
+
+    public init(_ w: WeightStore, _ name: String, embeddingDim: Int, mlpDim: Int, act: Activation.Kind) {
+        self.name = name
+        lin1 = Linear(w, "\(name).lin1", embeddingDim, mlpDim)
+        self.act = Activation("\(name).act", act)
+        lin2 = Linear(w, "\(name).lin2", mlpDim, embeddingDim)
+    }
+
+    public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        let y = lin2(act(lin1(x, rec), rec), rec)
+        rec.record(name, y)
+        return y
+    }
+}
+
+/// `nn.Conv2d(inChannels, outChannels, kernel, stride, padding, bias)` on N×C×H×W.
+public final class Conv2d {
+    public let name: String
+    public let weight: Tensor, bias: Tensor?
+    public let stride: Int, padding: Int
+
+    public init(_ w: WeightStore, _ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
+                padding: Int = 0, bias: Bool = true) {
+        self.name = name
+        self.stride = stride
+        self.padding = padding
+        weight = w.take("\(name).weight", [outChannels, inChannels, kernel, kernel])
+        self.bias = bias ? w.take("\(name).bias", [outChannels], init: .zeros) : nil
+    }
+
+    public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        let y = conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        rec.record(name, y)
+        return y
+    }
+}
+
+/// `nn.ConvTranspose2d(inChannels, outChannels, kernel_size=2, stride=2)`.
+public final class ConvTranspose2d {
+    public let name: String
+    public let weight: Tensor, bias: Tensor
+
+    public init(_ w: WeightStore, _ name: String, _ inChannels: Int, _ outChannels: Int) {
+        self.name = name
+        weight = w.take("\(name).weight", [inChannels, outChannels, 2, 2])
+        bias = w.take("\(name).bias", [outChannels], init: .zeros)
+    }
+
+    public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        let y = convTranspose2x2(x, weight: weight, bias: bias)
+        rec.record(name, y)
+        return y
+    }
+}

@@ -1,0 +1,44 @@
+// The ViT image encoder: patch embedding + absolute position, blocks, neck.
+// ref: segment_anything/modeling/image_encoder.py@dca509f (ImageEncoderViT)
+import SAMTensor
+
+public final class ImageEncoderViT {
+    public let name: String
+    public let config: SAMConfig
+    public let patchEmbed: PatchEmbed
+    /// `<name>.pos_embed`: 1×grid×grid×C.
+    public let posEmbed: Tensor
+    public let blocks: [Block]
+    /// `<name>.neck.0..3`: conv 1×1 (no bias) → LayerNorm2d → conv 3×3 pad 1 (no bias) → LayerNorm2d.
+    public let neck0: Conv2d, neck1: LayerNorm2d, neck2: Conv2d, neck3: LayerNorm2d
+
+    public init(_ w: WeightStore, _ name: String = "image_encoder", config c: SAMConfig) {
+        self.name = name
+        config = c
+        patchEmbed = PatchEmbed(w, "\(name).patch_embed", patchSize: c.patchSize, embedDim: c.encoderEmbedDim)
+        posEmbed = w.take("\(name).pos_embed", [1, c.gridSize, c.gridSize, c.encoderEmbedDim])
+        blocks = (0..<c.encoderDepth).map { i in
+            Block(w, "\(name).blocks.\(i)", dim: c.encoderEmbedDim, numHeads: c.encoderNumHeads, mlpDim: c.encoderMLPDim,
+                  windowSize: c.encoderGlobalAttnIndexes.contains(i) ? 0 : c.windowSize, gridSize: c.gridSize)
+        }
+        neck0 = Conv2d(w, "\(name).neck.0", c.encoderEmbedDim, c.outChans, kernel: 1, bias: false)
+        neck1 = LayerNorm2d(w, "\(name).neck.1", c.outChans)
+        neck2 = Conv2d(w, "\(name).neck.2", c.outChans, c.outChans, kernel: 3, padding: 1, bias: false)
+        neck3 = LayerNorm2d(w, "\(name).neck.3", c.outChans)
+    }
+
+    /// x: B×3×S×S (normalised, padded) → image embedding B×outChans×grid×grid.
+    public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        var h = patchEmbed(x, rec)
+        let per = posEmbed.count
+        h.data.withUnsafeMutableBufferPointer { p in
+            for b in 0..<h.shape[0] { for i in 0..<per { p[b * per + i] += posEmbed.data[i] } }
+        }
+        for blk in blocks { h = blk(h, rec) }
+        var y = permute(h, [0, 3, 1, 2])
+        y = neck0(y, rec); y = neck1(y, rec); y = neck2(y, rec); y = neck3(y, rec)
+        rec.record("\(name).neck", y)
+        rec.record(name, y)
+        return y
+    }
+}

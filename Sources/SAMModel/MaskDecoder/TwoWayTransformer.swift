@@ -1,0 +1,134 @@
+// The two-way transformer of the mask decoder: tokens attend to the image and the image to the tokens.
+// ref: segment_anything/modeling/transformer.py@dca509f (TwoWayTransformer, TwoWayAttentionBlock, Attention)
+import Foundation
+import SAMTensor
+
+/// Meta's decoder `Attention(embedding_dim, num_heads, downsample_rate)`: projections to an internal dim,
+/// per-head softmax(q kᵀ / √d) v, output projection. Inputs are B×N×C.
+public final class DecoderAttention {
+    public let name: String
+    public let numHeads: Int
+    public let qProj: Linear, kProj: Linear, vProj: Linear, outProj: Linear
+
+    public init(_ w: WeightStore, _ name: String, embeddingDim: Int, numHeads: Int, downsampleRate: Int = 1) {
+        self.name = name
+        self.numHeads = numHeads
+        let internalDim = embeddingDim / downsampleRate
+        qProj = Linear(w, "\(name).q_proj", embeddingDim, internalDim)
+        kProj = Linear(w, "\(name).k_proj", embeddingDim, internalDim)
+        vProj = Linear(w, "\(name).v_proj", embeddingDim, internalDim)
+        outProj = Linear(w, "\(name).out_proj", internalDim, embeddingDim)
+    }
+
+    public func callAsFunction(q: Tensor, k: Tensor, v: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        let qp = qProj(q, rec), kp = kProj(k, rec), vp = vProj(v, rec)
+        let b = qp.shape[0], nq = qp.shape[1], nk = kp.shape[1], c = qp.shape[2]
+        let hd = c / numHeads
+        let inv = Float(Double(hd).squareRoot())
+        var scores = [Float](repeating: 0, count: nq * nk)
+        let out = Tensor(shape: [b, nq, c]) { o in
+            qp.data.withUnsafeBufferPointer { qb in kp.data.withUnsafeBufferPointer { kb in vp.data.withUnsafeBufferPointer { vb in
+                scores.withUnsafeMutableBufferPointer { sb in
+                    let s = sb.baseAddress!
+                    for bi in 0..<b {
+                        for h in 0..<numHeads {
+                            let qh = qb.baseAddress! + bi * nq * c + h * hd
+                            let kh = kb.baseAddress! + bi * nk * c + h * hd
+                            let vh = vb.baseAddress! + bi * nk * c + h * hd
+                            sgemm(transB: true, m: nq, n: nk, k: hd, a: qh, lda: c, b: kh, ldb: c, c: s, ldc: nk)
+                            // attn / math.sqrt(c_per_head), a division as in the reference
+                            let total = nq * nk
+                            parallelChunks(total) { r in for i in r { s[i] = s[i] / inv } }
+                            softmaxRows(s, rows: nq, cols: nk)
+                            sgemm(m: nq, n: hd, k: nk, a: s, lda: nk, b: vh, ldb: c,
+                                  c: o.baseAddress! + bi * nq * c + h * hd, ldc: c)
+                        }
+                    }
+                }
+            }}}
+        }
+        let y = outProj(out, rec)
+        rec.record(name, y)
+        return y
+    }
+}
+
+/// One two-way block: token self-attention, token→image cross-attention, MLP, image→token cross-attention.
+public final class TwoWayAttentionBlock {
+    public let name: String
+    public let selfAttn: DecoderAttention, norm1: LayerNorm
+    public let crossAttnTokenToImage: DecoderAttention, norm2: LayerNorm
+    public let mlp: MLPBlock, norm3: LayerNorm, norm4: LayerNorm
+    public let crossAttnImageToToken: DecoderAttention
+    /// Layer 0: no positional term and no residual on the self-attention.
+    public let skipFirstLayerPE: Bool
+
+    public init(_ w: WeightStore, _ name: String, embeddingDim d: Int, numHeads: Int, mlpDim: Int, skipFirstLayerPE: Bool) {
+        self.name = name
+        self.skipFirstLayerPE = skipFirstLayerPE
+        selfAttn = DecoderAttention(w, "\(name).self_attn", embeddingDim: d, numHeads: numHeads)
+        norm1 = LayerNorm(w, "\(name).norm1", d, eps: 1e-5)
+        crossAttnTokenToImage = DecoderAttention(w, "\(name).cross_attn_token_to_image", embeddingDim: d, numHeads: numHeads, downsampleRate: 2)
+        norm2 = LayerNorm(w, "\(name).norm2", d, eps: 1e-5)
+        mlp = MLPBlock(w, "\(name).mlp", embeddingDim: d, mlpDim: mlpDim, act: .relu)
+        norm3 = LayerNorm(w, "\(name).norm3", d, eps: 1e-5)
+        norm4 = LayerNorm(w, "\(name).norm4", d, eps: 1e-5)
+        crossAttnImageToToken = DecoderAttention(w, "\(name).cross_attn_image_to_token", embeddingDim: d, numHeads: numHeads, downsampleRate: 2)
+    }
+
+    public func callAsFunction(queries qIn: Tensor, keys kIn: Tensor, queryPE: Tensor, keyPE: Tensor,
+                               _ rec: ActivationRecorder?) -> (queries: Tensor, keys: Tensor) {
+        var queries: Tensor
+        if skipFirstLayerPE {
+            queries = selfAttn(q: qIn, k: qIn, v: qIn, rec)
+        } else {
+            let q = qIn + queryPE
+            queries = qIn + selfAttn(q: q, k: q, v: qIn, rec)
+        }
+        queries = norm1(queries, rec)
+        var q = queries + queryPE
+        var k = kIn + keyPE
+        queries = norm2(queries + crossAttnTokenToImage(q: q, k: k, v: kIn, rec), rec)
+        queries = norm3(queries + mlp(queries, rec), rec)
+        q = queries + queryPE
+        k = kIn + keyPE
+        let keys = norm4(kIn + crossAttnImageToToken(q: k, k: q, v: queries, rec), rec)
+        rec.record("\(name):0", queries)
+        rec.record("\(name):1", keys)
+        return (queries, keys)
+    }
+}
+
+public final class TwoWayTransformer {
+    public let name: String
+    public let layers: [TwoWayAttentionBlock]
+    public let finalAttnTokenToImage: DecoderAttention
+    public let normFinalAttn: LayerNorm
+
+    public init(_ w: WeightStore, _ name: String, depth: Int, embeddingDim: Int, numHeads: Int, mlpDim: Int) {
+        self.name = name
+        layers = (0..<depth).map {
+            TwoWayAttentionBlock(w, "\(name).layers.\($0)", embeddingDim: embeddingDim, numHeads: numHeads, mlpDim: mlpDim,
+                                 skipFirstLayerPE: $0 == 0)
+        }
+        finalAttnTokenToImage = DecoderAttention(w, "\(name).final_attn_token_to_image", embeddingDim: embeddingDim,
+                                                 numHeads: numHeads, downsampleRate: 2)
+        normFinalAttn = LayerNorm(w, "\(name).norm_final_attn", embeddingDim, eps: 1e-5)
+    }
+
+    /// image: B×C×h×w, imagePE: B×C×h×w, points: B×T×C → (queries B×T×C, keys B×hw×C).
+    public func callAsFunction(image: Tensor, imagePE: Tensor, points: Tensor, _ rec: ActivationRecorder?) -> (Tensor, Tensor) {
+        let b = image.shape[0], c = image.shape[1], hw = image.shape[2] * image.shape[3]
+        let imageSeq = permute(image.reshaped([b, c, hw]), [0, 2, 1])
+        let peSeq = permute(imagePE.reshaped([imagePE.shape[0], c, hw]), [0, 2, 1])
+        var queries = points, keys = imageSeq
+        for layer in layers {
+            (queries, keys) = layer(queries: queries, keys: keys, queryPE: points, keyPE: peSeq, rec)
+        }
+        let q = queries + points, k = keys + peSeq
+        queries = normFinalAttn(queries + finalAttnTokenToImage(q: q, k: k, v: keys, rec), rec)
+        rec.record("\(name):0", queries)
+        rec.record("\(name):1", keys)
+        return (queries, keys)
+    }
+}

@@ -1,0 +1,56 @@
+// The whole model: image encoder, prompt encoder, mask decoder, pixel normalisation and mask postprocessing.
+// ref: segment_anything/modeling/sam.py@dca509f (Sam)
+import SAMTensor
+
+public final class Sam {
+    public let config: SAMConfig
+    public let imageEncoder: ImageEncoderViT
+    public let promptEncoder: PromptEncoder
+    public let maskDecoder: MaskDecoder
+    public static let pixelMean: [Float] = [123.675, 116.28, 103.53]
+    public static let pixelStd: [Float] = [58.395, 57.12, 57.375]
+    /// Logits above this are mask pixels.
+    public static let maskThreshold: Float = 0
+
+    /// Builds the model, taking every parameter from `weights` (call `weights.finish()` afterwards to check keys).
+    public init(config: SAMConfig, weights: WeightStore) {
+        self.config = config
+        imageEncoder = ImageEncoderViT(weights, config: config)
+        promptEncoder = PromptEncoder(weights, config: config)
+        maskDecoder = MaskDecoder(weights, config: config)
+    }
+
+    /// Builds the model from a checkpoint's tensors (Meta's key names), inferring the size unless `config` is given.
+    /// Strict: throws `ModelLoadError.keys` naming every missing, unexpected and mis-shaped key.
+    public convenience init(tensors: [String: Tensor], config: SAMConfig? = nil) throws {
+        let cfg = try config ?? SAMConfig.infer(from: tensors)
+        let store = WeightStore(.tensors(tensors))
+        self.init(config: cfg, weights: store)
+        try store.finish()
+    }
+
+    /// Normalises a resized H×W×3 uint8 RGB image with the pixel mean and std and pads it with zeros at the bottom
+    /// and right to imageSize² (Meta's `Sam.preprocess`: padding after normalisation). Returns 1×3×S×S.
+    public func preprocess(resized pixels: [UInt8], height h: Int, width w: Int) -> Tensor {
+        let s = config.imageSize
+        precondition(h <= s && w <= s && pixels.count == h * w * 3, "preprocess: a \(h)×\(w) image does not fit \(s)²")
+        return Tensor(shape: [1, 3, s, s]) { p in
+            p.update(repeating: 0)
+            for c in 0..<3 {
+                let mean = Sam.pixelMean[c], std = Sam.pixelStd[c]
+                for y in 0..<h { for x in 0..<w {
+                    p[(c * s + y) * s + x] = (Float(pixels[(y * w + x) * 3 + c]) - mean) / std
+                } }
+            }
+        }
+    }
+
+    /// Low-res logits B×K×M×M → logits at the original size: bilinear to imageSize², crop to the resized input
+    /// size, bilinear to the original size (align_corners=False both times, no antialias).
+    public func postprocessMasks(_ lowRes: Tensor, inputSize: (h: Int, w: Int), originalSize: (h: Int, w: Int)) -> Tensor {
+        let s = config.imageSize
+        let up = interpolateBilinear(lowRes, height: s, width: s)
+        let cropped = slice(slice(up, axis: 2, 0..<inputSize.h), axis: 3, 0..<inputSize.w)
+        return interpolateBilinear(cropped, height: originalSize.h, width: originalSize.w)
+    }
+}

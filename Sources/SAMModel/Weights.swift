@@ -1,0 +1,110 @@
+// Weight assignment: every module takes its tensors by Meta's state-dict key; loading is strict and reports every
+// missing, unexpected and mis-shaped key by name.
+import SAMTensor
+
+/// Why a model could not be built from a checkpoint.
+public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
+    case cannotInferConfig(String)
+    case keys(missing: [String], unexpected: [String], misshaped: [String])
+
+    public var description: String {
+        switch self {
+        case .cannotInferConfig(let why):
+            return "cannot infer the model size from the checkpoint: \(why)"
+        case .keys(let missing, let unexpected, let misshaped):
+            var parts: [String] = []
+            if !missing.isEmpty { parts.append("missing keys: " + missing.joined(separator: ", ")) }
+            if !unexpected.isEmpty { parts.append("unexpected keys: " + unexpected.joined(separator: ", ")) }
+            if !misshaped.isEmpty { parts.append("wrong shapes: " + misshaped.joined(separator: ", ")) }
+            return "checkpoint does not match the model: " + parts.joined(separator: "; ")
+        }
+    }
+}
+
+/// How a parameter is initialised when weights are random (benchmarks of model sizes without a checkpoint).
+public enum ParameterInit: Sendable { case normal, ones, zeros }
+
+/// Hands tensors to modules by key and checks them. Modules call `take` while they are built; `finish()` then
+/// throws one error listing every missing, unexpected and mis-shaped key.
+public final class WeightStore {
+    public enum Source {
+        /// Tensors from a checkpoint, by Meta's key.
+        case tensors([String: Tensor])
+        /// Seeded random values (normal, std 0.02; norms at identity) for benchmarks.
+        case random(seed: UInt64)
+        /// No values at all: only the shapes are collected (parameter counts).
+        case shapesOnly
+    }
+
+    let source: Source
+    private(set) var requested: [(key: String, shape: [Int])] = []
+    private var missing: [String] = []
+    private var misshaped: [String] = []
+    private var rng: SplitMix64
+
+    public init(_ source: Source) {
+        self.source = source
+        if case .random(let seed) = source { rng = SplitMix64(seed: seed) } else { rng = SplitMix64(seed: 0) }
+    }
+
+    /// The tensor stored under `key`, which must have `shape`.
+    public func take(_ key: String, _ shape: [Int], init kind: ParameterInit = .normal) -> Tensor {
+        requested.append((key, shape))
+        switch source {
+        case .tensors(let all):
+            guard let t = all[key] else { missing.append(key); return Tensor(shape: shape) }
+            guard t.shape == shape else {
+                misshaped.append("\(key) (expected \(shape), found \(t.shape))")
+                return Tensor(shape: shape)
+            }
+            return t
+        case .random:
+            switch kind {
+            case .ones: return Tensor(shape: shape, repeating: 1)
+            case .zeros: return Tensor(shape: shape, repeating: 0)
+            case .normal:
+                return Tensor(shape: shape) { p in for i in p.indices { p[i] = rng.nextNormal() * 0.02 } }
+            }
+        case .shapesOnly:
+            return Tensor(shape: [0])
+        }
+    }
+
+    /// Throws `ModelLoadError.keys` if any key was missing, mis-shaped, or present in the checkpoint but unused.
+    public func finish() throws {
+        guard case .tensors(let all) = source else { return }
+        let used = Set(requested.map(\.key))
+        let unexpected = all.keys.filter { !used.contains($0) }.sorted()
+        if !missing.isEmpty || !unexpected.isEmpty || !misshaped.isEmpty {
+            throw ModelLoadError.keys(missing: missing, unexpected: unexpected, misshaped: misshaped)
+        }
+    }
+
+    /// Every parameter key of a model of this size with its shape (Meta's state-dict layout).
+    public static func shapes(for config: SAMConfig) -> [String: [Int]] {
+        let store = WeightStore(.shapesOnly)
+        _ = Sam(config: config, weights: store)
+        return Dictionary(store.requested.map { ($0.key, $0.shape) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+/// A small, fast, seeded generator for random weights.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextUniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
+    /// Standard normal (Box–Muller).
+    mutating func nextNormal() -> Float {
+        let u1 = max(nextUniform(), 1e-7), u2 = nextUniform()
+        return (-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2)
+    }
+}
+
+import Foundation

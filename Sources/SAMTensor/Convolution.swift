@@ -1,0 +1,95 @@
+// The convolutions SAM uses, as im2col + cblas_sgemm, on N×C×H×W tensors.
+
+/// 2-D convolution (PyTorch `nn.Conv2d`, groups 1, dilation 1) on N×C×H×W input.
+/// - weight: [OC, IC, KH, KW]; bias: [OC] or nil. Returns N×OC×OH×OW with OH = (H + 2·pad − KH) / stride + 1.
+/// Covers the 16×16 stride-16 patch embedding, 1×1, 3×3 pad 1 and 2×2 stride 2 convolutions.
+public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) -> Tensor {
+    precondition(x.rank == 4 && weight.rank == 4, "conv2d expects N×C×H×W input and OC×IC×KH×KW weight")
+    let n = x.shape[0], ic = x.shape[1], h = x.shape[2], w = x.shape[3]
+    let oc = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
+    precondition(weight.shape[1] == ic, "conv2d: weight \(weight.shape) for input \(x.shape)")
+    let oh = (h + 2 * padding - kh) / stride + 1, ow = (w + 2 * padding - kw) / stride + 1
+    let kdim = ic * kh * kw, ohw = oh * ow
+    let is1x1 = kh == 1 && kw == 1 && stride == 1 && padding == 0
+    var col = [Float](repeating: 0, count: is1x1 ? 0 : kdim * ohw)
+    return Tensor(shape: [n, oc, oh, ow]) { out in
+        x.data.withUnsafeBufferPointer { xp in
+            weight.data.withUnsafeBufferPointer { wp in
+                for b in 0..<n {
+                    let src = xp.baseAddress! + b * ic * h * w
+                    let dst = out.baseAddress! + b * oc * ohw
+                    if let bias {
+                        for o in 0..<oc { (dst + o * ohw).update(repeating: bias.data[o], count: ohw) }
+                    }
+                    if is1x1 {
+                        sgemm(m: oc, n: ohw, k: ic, a: wp.baseAddress!, lda: kdim, b: src, ldb: ohw,
+                              beta: bias == nil ? 0 : 1, c: dst, ldc: ohw)
+                        continue
+                    }
+                    col.withUnsafeMutableBufferPointer { cp in
+                        let colp = cp.baseAddress!
+                        parallelChunks(kdim, minChunk: 8) { r in
+                            for row in r {
+                                let c = row / (kh * kw), ky = (row / kw) % kh, kx = row % kw
+                                let crow = colp + row * ohw
+                                for oy in 0..<oh {
+                                    let iy = oy * stride - padding + ky
+                                    let line = crow + oy * ow
+                                    if iy < 0 || iy >= h { line.update(repeating: 0, count: ow); continue }
+                                    let sline = src + (c * h + iy) * w
+                                    for ox in 0..<ow {
+                                        let ix = ox * stride - padding + kx
+                                        line[ox] = (ix >= 0 && ix < w) ? sline[ix] : 0
+                                    }
+                                }
+                            }
+                        }
+                        sgemm(m: oc, n: ohw, k: kdim, a: wp.baseAddress!, lda: kdim, b: colp, ldb: ohw,
+                              beta: bias == nil ? 0 : 1, c: dst, ldc: ohw)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// 2×2 stride-2 transposed convolution (PyTorch `nn.ConvTranspose2d(IC, OC, kernel_size=2, stride=2)`).
+/// - x: N×IC×H×W; weight: [IC, OC, 2, 2]; bias: [OC]. Returns N×OC×2H×2W with
+///   out[n, o, 2i+a, 2j+b] = bias[o] + Σ_c x[n, c, i, j] · weight[c, o, a, b].
+public func convTranspose2x2(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    precondition(x.rank == 4 && weight.rank == 4 && weight.shape[2] == 2 && weight.shape[3] == 2,
+                 "convTranspose2x2 expects N×C×H×W input and IC×OC×2×2 weight")
+    let n = x.shape[0], ic = x.shape[1], h = x.shape[2], w = x.shape[3], oc = weight.shape[1]
+    precondition(weight.shape[0] == ic, "convTranspose2x2: weight \(weight.shape) for input \(x.shape)")
+    let hw = h * w
+    var tmp = [Float](repeating: 0, count: oc * 4 * hw)
+    return Tensor(shape: [n, oc, 2 * h, 2 * w]) { out in
+        x.data.withUnsafeBufferPointer { xp in
+            weight.data.withUnsafeBufferPointer { wp in
+                tmp.withUnsafeMutableBufferPointer { tp in
+                    for b in 0..<n {
+                        // tmp[(o,a,b), (i,j)] = Σ_c W[c, (o,a,b)] · x[c, (i,j)]
+                        sgemm(transA: true, m: oc * 4, n: hw, k: ic, a: wp.baseAddress!, lda: oc * 4,
+                              b: xp.baseAddress! + b * ic * hw, ldb: hw, c: tp.baseAddress!, ldc: hw)
+                        let dst = out.baseAddress! + b * oc * 4 * hw
+                        let t = tp.baseAddress!
+                        parallelChunks(oc, minChunk: 1) { r in
+                            for o in r {
+                                let bo = bias?.data[o] ?? 0
+                                for a in 0..<2 {
+                                    for bb in 0..<2 {
+                                        let srcp = t + ((o * 2 + a) * 2 + bb) * hw
+                                        for i in 0..<h {
+                                            let orow = dst + (o * 2 * h + 2 * i + a) * 2 * w
+                                            for j in 0..<w { orow[2 * j + bb] = srcp[i * w + j] + bo }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

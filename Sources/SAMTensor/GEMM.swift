@@ -1,0 +1,58 @@
+// Matrix products, all through OpenBLAS's cblas_sgemm (never a hand-written GEMM).
+import CBLAS
+
+/// C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C, row-major, with explicit leading dimensions.
+/// The one entry point to BLAS; every matrix product of the toolkit goes through here.
+@inline(__always)
+public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if m == 0 || n == 0 { return }
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// `x @ weightᵀ + bias` over the last axis (PyTorch `nn.Linear`).
+/// - x: [..., in]; weight: [out, in]; bias: [out] or nil. Returns [..., out].
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    let inF = weight.shape[1], outF = weight.shape[0]
+    precondition(x.shape.last == inF, "linear: input \(x.shape) does not end in \(inF)")
+    let rows = x.count / inF
+    var outShape = x.shape
+    outShape[outShape.count - 1] = outF
+    return Tensor(shape: outShape) { out in
+        if let bias {
+            bias.data.withUnsafeBufferPointer { bp in
+                for r in 0..<rows { (out.baseAddress! + r * outF).update(from: bp.baseAddress!, count: outF) }
+            }
+        }
+        x.data.withUnsafeBufferPointer { xp in
+            weight.data.withUnsafeBufferPointer { wp in
+                sgemm(transB: true, m: rows, n: outF, k: inF, a: xp.baseAddress!, lda: inF,
+                      b: wp.baseAddress!, ldb: inF, beta: bias == nil ? 0 : 1, c: out.baseAddress!, ldc: outF)
+            }
+        }
+    }
+}
+
+/// Batched matrix product over leading axes: a [..., M, K] @ b [..., K, N] (or bᵀ with `transB`: b [..., N, K]).
+/// Both operands must have the same leading shape.
+public func matmul(_ a: Tensor, _ b: Tensor, transB: Bool = false) -> Tensor {
+    let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1]
+    let n = transB ? b.shape[b.rank - 2] : b.shape[b.rank - 1]
+    let kb = transB ? b.shape[b.rank - 1] : b.shape[b.rank - 2]
+    precondition(k == kb, "matmul: inner dimensions \(a.shape) vs \(b.shape)")
+    let batch = a.count / (m * k)
+    precondition(b.count / (k * n) == batch, "matmul: batch dimensions \(a.shape) vs \(b.shape)")
+    var shape = Array(a.shape.dropLast(2)); shape += [m, n]
+    return Tensor(shape: shape) { out in
+        a.data.withUnsafeBufferPointer { ap in
+            b.data.withUnsafeBufferPointer { bp in
+                for i in 0..<batch {
+                    sgemm(transB: transB, m: m, n: n, k: k, a: ap.baseAddress! + i * m * k, lda: k,
+                          b: bp.baseAddress! + i * k * n, ldb: transB ? k : n, c: out.baseAddress! + i * m * n, ldc: n)
+                }
+            }
+        }
+    }
+}

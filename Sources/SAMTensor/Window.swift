@@ -1,0 +1,141 @@
+// Window partition and decomposed relative position, weight-free math of ViTDet/SAM's image encoder.
+// ref: segment_anything/modeling/image_encoder.py@dca509f (window_partition, window_unpartition, get_rel_pos,
+// add_decomposed_rel_pos)
+
+/// Splits B×H×W×C into non-overlapping ws×ws windows, zero-padding H and W up to multiples of ws (bottom/right).
+/// Returns (B·nH·nW)×ws×ws×C windows in (b, row of windows, column of windows) order and the padded size (Hp, Wp).
+public func windowPartition(_ x: Tensor, windowSize ws: Int) -> (windows: Tensor, padded: (h: Int, w: Int)) {
+    precondition(x.rank == 4, "windowPartition expects B×H×W×C, got \(x.shape)")
+    let b = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
+    let hp = (h + ws - 1) / ws * ws, wp = (w + ws - 1) / ws * ws
+    let nh = hp / ws, nw = wp / ws
+    let out = Tensor(shape: [b * nh * nw, ws, ws, c]) { o in
+        x.data.withUnsafeBufferPointer { xp in
+            let s = xp.baseAddress!
+            for bi in 0..<b { for wy in 0..<nh { for wx in 0..<nw {
+                let win = (bi * nh + wy) * nw + wx
+                for iy in 0..<ws {
+                    let y = wy * ws + iy
+                    for ix in 0..<ws {
+                        let xx = wx * ws + ix
+                        let dst = o.baseAddress! + ((win * ws + iy) * ws + ix) * c
+                        if y < h && xx < w { dst.update(from: s + ((bi * h + y) * w + xx) * c, count: c) }
+                        else { dst.update(repeating: 0, count: c) }
+                    }
+                }
+            } } }
+        }
+    }
+    return (out, (hp, wp))
+}
+
+/// Inverse of `windowPartition`: (B·nH·nW)×ws×ws×C windows back to B×H×W×C, dropping the padding.
+public func windowUnpartition(_ windows: Tensor, windowSize ws: Int, padded: (h: Int, w: Int), original: (h: Int, w: Int)) -> Tensor {
+    let c = windows.shape[3]
+    let nh = padded.h / ws, nw = padded.w / ws
+    let b = windows.shape[0] / (nh * nw)
+    let h = original.h, w = original.w
+    return Tensor(shape: [b, h, w, c]) { o in
+        windows.data.withUnsafeBufferPointer { wp in
+            for bi in 0..<b { for y in 0..<h { for xx in 0..<w {
+                let win = (bi * nh + y / ws) * nw + xx / ws
+                let src = wp.baseAddress! + ((win * ws + y % ws) * ws + xx % ws) * c
+                (o.baseAddress! + ((bi * h + y) * w + xx) * c).update(from: src, count: c)
+            } } }
+        }
+    }
+}
+
+/// Relative positional embeddings for query size `qSize` and key size `kSize` from a table [L, C]:
+/// the table is linearly resized to 2·max(q, k) − 1 rows when its length differs, then gathered at
+/// q·max(k/q, 1) − k·max(q/k, 1) + (k − 1)·max(q/k, 1). Returns [qSize, kSize, C].
+public func getRelPos(qSize: Int, kSize: Int, relPos: Tensor) -> Tensor {
+    let maxRelDist = 2 * max(qSize, kSize) - 1
+    let c = relPos.shape[1]
+    var table = relPos
+    if relPos.shape[0] != maxRelDist {
+        // F.interpolate(rel_pos.reshape(1, L, -1).permute(0, 2, 1), size=maxRelDist, mode="linear")
+        let t = permute(relPos.reshaped([1, relPos.shape[0], c]), [0, 2, 1])
+        table = permute(interpolateLinear(t, length: maxRelDist).reshaped([c, maxRelDist]), [1, 0])
+    }
+    let qScale = max(Double(kSize) / Double(qSize), 1.0), kScale = max(Double(qSize) / Double(kSize), 1.0)
+    return Tensor(shape: [qSize, kSize, c]) { o in
+        for i in 0..<qSize {
+            for j in 0..<kSize {
+                // torch computes these coordinates in float32 and truncates with .long()
+                let qc = Float(i) * Float(qScale), kc = Float(j) * Float(kScale)
+                let idx = Int((qc - kc) + Float(kSize - 1) * Float(kScale))
+                for ch in 0..<c { o[(i * kSize + j) * c + ch] = table.data[idx * c + ch] }
+            }
+        }
+    }
+}
+
+/// Multi-head self-attention with decomposed relative position over a square-or-not H×W token grid, for every
+/// batch item (Meta's `Attention.forward` after the qkv projection, without the output projection).
+/// - qkv: [B, H·W, 3·C] laid out as qkv(x).reshape(B, H·W, 3, heads, C/heads); relPosH: [Lh, C/heads]; relPosW: [Lw, C/heads].
+/// - Returns [B, H·W, C] with heads concatenated in order (the input of `proj`).
+/// Per head: A = (q·scale) kᵀ + rel_h + rel_w (rel terms from the unscaled q), softmax over keys, then A v.
+/// Heads are computed one at a time, so only one (H·W)² score matrix is live.
+public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, width: Int, heads: Int,
+                                      relPosH: Tensor?, relPosW: Tensor?) -> Tensor {
+    let n = height * width
+    let c3 = qkv.shape.last!, c = c3 / 3, hd = c / heads
+    let scale = Float(1.0 / Double(hd).squareRoot())
+    let rh = relPosH.map { getRelPos(qSize: height, kSize: height, relPos: $0) }   // [H, H, hd]
+    let rw = relPosW.map { getRelPos(qSize: width, kSize: width, relPos: $0) }     // [W, W, hd]
+    var scores = [Float](repeating: 0, count: n * n)
+    var qs = [Float](repeating: 0, count: n * hd)
+    var relH = [Float](repeating: 0, count: n * height)
+    var relW = [Float](repeating: 0, count: n * width)
+    return Tensor(shape: [batch, n, c]) { out in
+        qkv.data.withUnsafeBufferPointer { qp in
+            scores.withUnsafeMutableBufferPointer { sp in
+            qs.withUnsafeMutableBufferPointer { qsp in
+            relH.withUnsafeMutableBufferPointer { rhp in
+            relW.withUnsafeMutableBufferPointer { rwp in
+                let S = sp.baseAddress!, Q = qsp.baseAddress!, RH = rhp.baseAddress!, RW = rwp.baseAddress!
+                for b in 0..<batch {
+                    let base = qp.baseAddress! + b * n * c3
+                    for hIdx in 0..<heads {
+                        let q = base + hIdx * hd, k = base + c + hIdx * hd, v = base + 2 * c + hIdx * hd
+                        // q * scale, as the reference scales before the product
+                        for t in 0..<n { for d in 0..<hd { Q[t * hd + d] = q[t * c3 + d] * scale } }
+                        sgemm(transB: true, m: n, n: n, k: hd, a: Q, lda: hd, b: k, ldb: c3, c: S, ldc: n)
+                        if let rh, let rw {
+                            rh.data.withUnsafeBufferPointer { rhT in
+                                rw.data.withUnsafeBufferPointer { rwT in
+                                    // rel_h[y, x, ky] = Σ_d q[y, x, d] · Rh[y, ky, d]
+                                    for y in 0..<height {
+                                        sgemm(transB: true, m: width, n: height, k: hd, a: q + y * width * c3, lda: c3,
+                                              b: rhT.baseAddress! + y * height * hd, ldb: hd,
+                                              c: RH + y * width * height, ldc: height)
+                                    }
+                                    // rel_w[y, x, kx] = Σ_d q[y, x, d] · Rw[x, kx, d]
+                                    for x in 0..<width {
+                                        sgemm(transB: true, m: height, n: width, k: hd, a: q + x * c3, lda: width * c3,
+                                              b: rwT.baseAddress! + x * width * hd, ldb: hd,
+                                              c: RW + x * width, ldc: width * width)
+                                    }
+                                }
+                            }
+                            parallelChunks(n, minChunk: 64) { r in
+                                for t in r {
+                                    let row = S + t * n, rhRow = RH + t * height, rwRow = RW + t * width
+                                    for ky in 0..<height {
+                                        let a = rhRow[ky]
+                                        let seg = row + ky * width
+                                        for kx in 0..<width { seg[kx] = (seg[kx] + a) + rwRow[kx] }
+                                    }
+                                }
+                            }
+                        }
+                        softmaxRows(S, rows: n, cols: n)
+                        sgemm(m: n, n: hd, k: n, a: S, lda: n, b: v, ldb: c3,
+                              c: out.baseAddress! + b * n * c + hIdx * hd, ldc: c)
+                    }
+                }
+            }}}}
+        }
+    }
+}
