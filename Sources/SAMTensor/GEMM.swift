@@ -8,6 +8,7 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     if m == 0 || n == 0 { return }
+    GEMMCounter.flops &+= 2 * m * n * k
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
@@ -55,4 +56,10 @@ public func matmul(_ a: Tensor, _ b: Tensor, transB: Bool = false) -> Tensor {
             }
         }
     }
+}
+
+/// Floating-point operations issued to BLAS (2·m·n·k per product), for benchmarks' GFLOP/s. Not thread-safe by
+/// design: products are issued from one thread (BLAS parallelises inside).
+public enum GEMMCounter {
+    nonisolated(unsafe) public static var flops: Int = 0
 }

@@ -27,7 +27,7 @@ public final class Attention {
         let q = qkv(x, rec)
         let a = attentionDecomposedRelPos(qkv: q, batch: b, height: h, width: wd, heads: numHeads,
                                           relPosH: relPosH, relPosW: relPosW)
-        let y = proj(a, rec).reshaped([b, h, wd, c])
+        let y = proj(a.reshaped([b, h, wd, c]), rec)
         rec.record(name, y)
         return y
     }

@@ -70,6 +70,7 @@ public final class MaskDecoder {
         let h = imageEmbedding.shape[2], w = imageEmbedding.shape[3]
         let srcImage = permute(keys, [0, 2, 1]).reshaped([b, d, h, w])
         var up = up0(srcImage, rec); up = up1(up, rec); up = up2(up, rec); up = up3(up, rec); up = up4(up, rec)
+        rec.record("\(name).output_upscaling", up)
         let t = hs.shape[1]
         // hyper_in[b, i, :] = mlp_i(hs[b, 1 + i, :])
         var hyper: [Tensor] = []

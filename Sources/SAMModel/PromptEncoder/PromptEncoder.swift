@@ -96,6 +96,7 @@ public final class PromptEncoder {
             var h = md0(masks, rec); h = md1(h, rec); h = md2(h, rec)
             h = md3(h, rec); h = md4(h, rec); h = md5(h, rec)
             dense = md6(h, rec)
+            rec.record("\(name).mask_downscaling", dense)
         } else {
             dense = Tensor(shape: [b, embedDim, g, g]) { p in
                 for bi in 0..<b { for c in 0..<embedDim {

@@ -1,0 +1,86 @@
+// Benchmarks of the model's stages: medians after a warm-up, GFLOP/s from the products issued to BLAS, peak RSS.
+import Foundation
+import SAMInference
+import SAMModel
+import SAMTensor
+
+public struct BenchmarkResult {
+    public var encoderSeconds: [Double] = []
+    public var decoderSeconds: [Double] = []
+    public var encoderFLOPs = 0
+    public var decoderFLOPs = 0
+    public var batch = 1
+    public var peakRSSBytes = 0
+
+    public static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        guard !s.isEmpty else { return .nan }
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    public var json: [String: Any] {
+        let e = Self.median(encoderSeconds), d = Self.median(decoderSeconds)
+        return [
+            "encoder_seconds": e, "decoder_seconds": d, "decoder_seconds_per_prompt": d / Double(batch),
+            "decoder_batch": batch, "encoder_runs": encoderSeconds, "decoder_runs": decoderSeconds,
+            "encoder_gflop": Double(encoderFLOPs) / 1e9, "decoder_gflop": Double(decoderFLOPs) / 1e9,
+            "encoder_gflops_per_second": Double(encoderFLOPs) / 1e9 / e,
+            "decoder_gflops_per_second": Double(decoderFLOPs) / 1e9 / d,
+            "peak_rss_bytes": peakRSSBytes,
+        ]
+    }
+
+    public var table: String {
+        let e = Self.median(encoderSeconds), d = Self.median(decoderSeconds)
+        return String(format: """
+            stage                      median s   GFLOP    GFLOP/s
+            image encoder              %8.3f  %7.1f  %8.1f
+            prompt enc. + decoder (×%d) %8.4f  %7.2f  %8.1f   (%.2f ms per prompt)
+            peak resident memory       %.0f MB
+            """, e, Double(encoderFLOPs) / 1e9, Double(encoderFLOPs) / 1e9 / e,
+            batch, d, Double(decoderFLOPs) / 1e9, Double(decoderFLOPs) / 1e9 / d, d / Double(batch) * 1000,
+            Double(peakRSSBytes) / 1e6)
+    }
+}
+
+public enum Benchmark {
+    /// Peak resident set size of this process in bytes (Linux: ru_maxrss is in KiB).
+    public static func peakRSS() -> Int {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Int(u.ru_maxrss) * 1024
+    }
+
+    /// Times the encoder on a synthetic 1024-sided image and the prompt path on `batch` one-point prompts.
+    public static func run(model: Sam, runs: Int, batch: Int) -> BenchmarkResult {
+        var r = BenchmarkResult()
+        r.batch = batch
+        let s = model.config.imageSize
+        let input = Tensor(shape: [1, 3, s, s]) { p in
+            for i in p.indices {
+                let v: Int = (i &* 7919) % 255
+                p[i] = Float(v) / 64 - 2
+            }
+        }
+        let predictor = SamPredictor(model: model)
+        for i in 0...runs {
+            let f0 = GEMMCounter.flops
+            let t = Date()
+            predictor.setPreprocessed(input, originalSize: (s, s), inputSize: (s, s))
+            if i > 0 { r.encoderSeconds.append(Date().timeIntervalSince(t)); r.encoderFLOPs = GEMMCounter.flops - f0 }
+        }
+        var prompts: [Prompt] = []
+        for k in 0..<batch {
+            let x = Float(100 + 7 * k), y = Float(200 + 3 * k)
+            prompts.append(Prompt(points: [(x: x, y: y)], labels: [1]))
+        }
+        for i in 0...runs {
+            let f0 = GEMMCounter.flops
+            let t = Date()
+            _ = try? predictor.predictBatch(prompts, multimaskOutput: true)
+            if i > 0 { r.decoderSeconds.append(Date().timeIntervalSince(t)); r.decoderFLOPs = GEMMCounter.flops - f0 }
+        }
+        r.peakRSSBytes = peakRSS()
+        return r
+    }
+}

@@ -1,0 +1,213 @@
+// `sam verify`: run the Swift model on a reference dump's inputs and compare every module output by name.
+// Dump layout: experiments/reference/README.md (one float32 dataset per module output, named by Meta's module path).
+import Foundation
+import SAMIO
+import SAMInference
+import SAMModel
+import SAMTensor
+
+/// The outcome of a verification: rows in module order, names skipped, and the verdict.
+public struct VerifyReport: Sendable {
+    public var rows: [Comparison] = []
+    /// Datasets of the dump that match no module of the Swift model.
+    public var skipped: [String] = []
+    public var strict = false
+
+    public init(strict: Bool = false) { self.strict = strict }
+
+    public var passed: Bool { rows.allSatisfy(\.passed) && (!strict || skipped.isEmpty) }
+    public var worstRelL2: Double { rows.map(\.relL2).filter { !$0.isNaN }.max() ?? 0 }
+
+    /// A Markdown table (name, shape, max-abs, rel-L2, cosine, worst index, tolerance, pass/fail).
+    public func markdown(title: String) -> String {
+        var s = "# \(title)\n\n| module | shape | max-abs | rel-L2 | cosine | worst at | tolerance | result |\n|---|---|---|---|---|---|---|---|\n"
+        for r in rows {
+            s += "| `\(r.name)` | \(r.shape.map(String.init).joined(separator: "×")) | \(fmt(r.maxAbs)) | \(fmt(r.relL2)) | "
+            s += "\(fmt(r.cosine, digits: 9)) | \(r.worstPosition) | \(fmt(r.tolerance)) | \(r.passed ? "pass" : "**FAIL**")\(r.note.isEmpty ? "" : " (\(r.note))") |\n"
+        }
+        s += "\n\(rows.filter(\.passed).count) of \(rows.count) passed; worst rel-L2 \(fmt(worstRelL2)).\n"
+        if !skipped.isEmpty { s += "\nSkipped (no Swift module of that name\(strict ? ", an error with --strict" : "")): " + skipped.map { "`\($0)`" }.joined(separator: ", ") + "\n" }
+        return s
+    }
+
+    /// CSV with the same columns.
+    public func csv() -> String {
+        var s = "module,shape,max_abs,rel_l2,cosine,worst_index,tolerance,passed,note\n"
+        for r in rows {
+            s += "\(r.name),\(r.shape.map(String.init).joined(separator: "x")),\(r.maxAbs),\(r.relL2),\(r.cosine),"
+            s += "\(r.worstPosition.map(String.init).joined(separator: ":")),\(r.tolerance),\(r.passed ? 1 : 0),\(r.note)\n"
+        }
+        return s
+    }
+
+    /// A fixed-width table for the terminal.
+    public func table() -> String {
+        let w = max(24, rows.map(\.name.count).max() ?? 0)
+        var s = "module".padding(toLength: w, withPad: " ", startingAt: 0) + "  shape                max-abs     rel-L2      cosine        result\n"
+        for r in rows {
+            let shape = r.shape.map(String.init).joined(separator: "×")
+            s += r.name.padding(toLength: w, withPad: " ", startingAt: 0) + "  "
+            s += shape.padding(toLength: 20, withPad: " ", startingAt: 0) + " "
+            s += fmt(r.maxAbs).padding(toLength: 11, withPad: " ", startingAt: 0) + " "
+            s += fmt(r.relL2).padding(toLength: 11, withPad: " ", startingAt: 0) + " "
+            s += fmt(r.cosine, digits: 9).padding(toLength: 13, withPad: " ", startingAt: 0) + " "
+            s += (r.passed ? "pass" : "FAIL") + (r.note.isEmpty ? "" : " (\(r.note))") + "\n"
+        }
+        s += "\(rows.filter(\.passed).count)/\(rows.count) passed, worst rel-L2 \(fmt(worstRelL2))"
+        if !skipped.isEmpty { s += ", \(skipped.count) skipped: \(skipped.joined(separator: ", "))" }
+        return s + "\n"
+    }
+}
+
+func fmt(_ x: Double, digits: Int = 3) -> String {
+    if x.isNaN { return "—" }
+    if digits > 3 { return String(format: "%.\(digits)f", x) }
+    return String(format: "%.\(digits)e", x)
+}
+
+/// The inputs and reference outputs a dump holds.
+public struct DumpCase {
+    public var image: RGBImage
+    public var inputImage: Tensor?
+    public var prompt: Prompt
+    public var maskInput: Tensor?
+    public var multimask: Bool
+    public var masks: (shape: [Int], values: [UInt8])?
+    public var iou: Tensor?
+    public var lowRes: Tensor?
+
+    /// Reads `inputs/…` and `outputs/…` of a dump.
+    public init(_ f: HDF5File) throws {
+        let img = try f.readUInt8("inputs/image")
+        guard img.shape.count == 3, img.shape[2] == 3 else {
+            throw IOError.corrupt(f.path, "inputs/image has shape \(img.shape), expected H×W×3")
+        }
+        image = RGBImage(width: img.shape[1], height: img.shape[0], pixels: img.values)
+        inputImage = f.contains("inputs/input_image") ? try f.readTensor("inputs/input_image") : nil
+        var p = Prompt()
+        if f.contains("inputs/point_coords") {
+            let pc = try f.readTensor("inputs/point_coords")
+            let labels = try f.readInt64("inputs/point_labels")
+            guard pc.shape.count == 2, pc.shape[1] == 2, labels.values.count == pc.shape[0] else {
+                throw IOError.corrupt(f.path, "inputs/point_coords \(pc.shape) and inputs/point_labels \(labels.shape) do not match")
+            }
+            p.points = (0..<pc.shape[0]).map { (pc.data[2 * $0], pc.data[2 * $0 + 1]) }
+            p.labels = labels.values.map { Int($0) }
+        }
+        if f.contains("inputs/box") {
+            let b = try f.readTensor("inputs/box")
+            guard b.count == 4 else { throw IOError.corrupt(f.path, "inputs/box has \(b.count) values, expected 4") }
+            p.box = (b.data[0], b.data[1], b.data[2], b.data[3])
+        }
+        prompt = p
+        maskInput = f.contains("inputs/mask_input") ? try f.readTensor("inputs/mask_input") : nil
+        multimask = (f.intAttribute("multimask_output") ?? f.intAttribute("multimask_output", on: "inputs") ?? 1) != 0
+        masks = f.contains("outputs/masks") ? try f.readUInt8("outputs/masks") : nil
+        iou = f.contains("outputs/iou_predictions") ? try f.readTensor("outputs/iou_predictions") : nil
+        lowRes = f.contains("outputs/low_res_logits") ? try f.readTensor("outputs/low_res_logits") : nil
+    }
+}
+
+public enum Verifier {
+    /// Runs `model` on the dump's image and prompt, recording only the module outputs the dump holds, and compares.
+    /// With `writeDump`, every module output of the Swift run is also written in the same layout.
+    public static func verify(model: Sam, dumpPath: String, tolerance: Double = Tolerance.moduleRelL2,
+                              strict: Bool = false, writeDump: String? = nil, checkpointName: String = "") throws -> VerifyReport {
+        let f = try HDF5File.open(path: dumpPath)
+        defer { try? f.close() }
+        let names = try f.datasetNames()
+        let moduleNames = names.filter { !$0.hasPrefix("inputs/") && !$0.hasPrefix("outputs/") }
+        let wanted = Set(moduleNames)
+        let c = try DumpCase(f)
+        let rec = ActivationRecorder(filter: writeDump == nil ? { wanted.contains($0) } : nil)
+        let predictor = SamPredictor(model: model)
+        predictor.setImage(c.image, rec)
+        let pred = try predictor.predict(c.prompt, maskInput: c.maskInput.map { $0.reshaped([1, $0.shape[$0.rank - 2], $0.shape[$0.rank - 1]]) },
+                                         multimaskOutput: c.multimask, rec)
+        var report = VerifyReport(strict: strict)
+        if let ref = c.inputImage, let ours = predictor.inputImage {
+            var row = Comparison(name: "inputs/input_image", ours: ours, reference: ref, tolerance: Tolerance.inputMaxAbs)
+            row.passed = row.shape == row.referenceShape && row.maxAbs <= Tolerance.inputMaxAbs
+            row.note = "max-abs ≤ \(Tolerance.inputMaxAbs)"
+            report.rows.append(row)
+        }
+        for name in rec.names where wanted.contains(name) {
+            report.rows.append(Comparison(name: name, ours: rec.tensors[name]!, reference: try f.readTensor(name), tolerance: tolerance))
+        }
+        report.skipped = moduleNames.filter { rec.tensors[$0] == nil }
+        if let m = c.masks {
+            let ourShape = [pred.maskCount, pred.height, pred.width]
+            if m.shape != ourShape {
+                report.rows.append(Comparison(name: "outputs/masks", shape: ourShape, value: .nan, tolerance: Tolerance.maskAgreement,
+                                              passed: false, note: "shape mismatch: reference \(m.shape)"))
+            } else {
+                let agree = zip(pred.masks, m.values).reduce(0) { $0 + (($1.0 != 0) == ($1.1 != 0) ? 1 : 0) }
+                let frac = Double(agree) / Double(max(m.values.count, 1))
+                report.rows.append(Comparison(name: "outputs/masks", shape: ourShape, value: 1 - frac, tolerance: 1 - Tolerance.maskAgreement,
+                                              passed: frac >= Tolerance.maskAgreement,
+                                              note: String(format: "%.5f%% of pixels agree", frac * 100)))
+            }
+        }
+        if let iou = c.iou {
+            var row = Comparison(name: "outputs/iou_predictions", ours: Tensor(shape: [pred.iouPredictions.count], data: pred.iouPredictions),
+                                 reference: iou, tolerance: Tolerance.iouMaxAbs)
+            row.passed = row.shape == row.referenceShape && row.maxAbs <= Tolerance.iouMaxAbs
+            row.note = "max-abs ≤ \(Tolerance.iouMaxAbs)"
+            report.rows.append(row)
+        }
+        if let lr = c.lowRes {
+            report.rows.append(Comparison(name: "outputs/low_res_logits", ours: pred.lowResLogits, reference: lr, tolerance: tolerance))
+        }
+        if let out = writeDump {
+            try writeSwiftDump(path: out, recorder: rec, case: c, predictor: predictor, prediction: pred, model: model, checkpointName: checkpointName)
+        }
+        return report
+    }
+
+    /// Writes a dump of the Swift run in the interchange layout.
+    static func writeSwiftDump(path: String, recorder rec: ActivationRecorder, case c: DumpCase, predictor: SamPredictor,
+                               prediction pred: Prediction, model: Sam, checkpointName: String) throws {
+        let o = try HDF5File.create(path: path)
+        try o.setAttribute("model_type", model.config.presetName ?? "custom")
+        try o.setAttribute("checkpoint", checkpointName)
+        try o.setAttribute("torch_version", "none (SAMSwift)")
+        try o.setAttribute("multimask_output", c.multimask ? 1 : 0)
+        try o.writeUInt8("inputs/image", shape: [c.image.height, c.image.width, 3], c.image.pixels)
+        if let inp = predictor.inputImage { try o.write("inputs/input_image", inp) }
+        if !c.prompt.points.isEmpty {
+            try o.write("inputs/point_coords", Tensor(shape: [c.prompt.points.count, 2], data: c.prompt.points.flatMap { [$0.x, $0.y] }))
+            try o.writeInt64("inputs/point_labels", shape: [c.prompt.labels.count], c.prompt.labels.map { Int64($0) })
+        }
+        if let b = c.prompt.box { try o.write("inputs/box", Tensor(shape: [4], data: [b.x0, b.y0, b.x1, b.y1])) }
+        if let m = c.maskInput { try o.write("inputs/mask_input", m) }
+        try o.setAttribute("multimask_output", c.multimask ? 1 : 0, on: "inputs")
+        for name in rec.names { try o.write(name, rec.tensors[name]!) }
+        try o.writeUInt8("outputs/masks", shape: [pred.maskCount, pred.height, pred.width], pred.masks)
+        try o.write("outputs/iou_predictions", Tensor(shape: [pred.iouPredictions.count], data: pred.iouPredictions))
+        try o.write("outputs/low_res_logits", pred.lowResLogits)
+        try o.close()
+    }
+
+    /// Compares two dumps dataset by dataset (`sam verify --dump A.h5 --against B.h5`), in A's order.
+    public static func compareDumps(_ a: String, against b: String, tolerance: Double = Tolerance.moduleRelL2,
+                                    strict: Bool = false) throws -> VerifyReport {
+        let fa = try HDF5File.open(path: a), fb = try HDF5File.open(path: b)
+        defer { try? fa.close(); try? fb.close() }
+        var report = VerifyReport(strict: strict)
+        let nb = Set(try fb.datasetNames())
+        for name in try fa.datasetNames() where name != "inputs/point_labels" && name != "inputs/image" {
+            guard nb.contains(name) else { report.skipped.append(name); continue }
+            if name == "outputs/masks" {
+                let ma = try fa.readUInt8(name), mb = try fb.readUInt8(name)
+                let agree = ma.shape == mb.shape ? zip(ma.values, mb.values).reduce(0) { $0 + (($1.0 != 0) == ($1.1 != 0) ? 1 : 0) } : 0
+                let frac = Double(agree) / Double(max(ma.values.count, 1))
+                report.rows.append(Comparison(name: name, shape: ma.shape, value: 1 - frac, tolerance: 1 - Tolerance.maskAgreement,
+                                              passed: ma.shape == mb.shape && frac >= Tolerance.maskAgreement,
+                                              note: String(format: "%.5f%% of pixels agree", frac * 100)))
+                continue
+            }
+            report.rows.append(Comparison(name: name, ours: try fa.readTensor(name), reference: try fb.readTensor(name), tolerance: tolerance))
+        }
+        return report
+    }
+}

@@ -1,0 +1,170 @@
+// The predictor: set an image once, then prompt it with points, boxes and mask inputs.
+// ref: segment_anything/predictor.py@dca509f (SamPredictor), segment_anything/utils/transforms.py (ResizeLongestSide)
+import SAMIO
+import SAMModel
+import SAMTensor
+
+/// A prompt in the original image's pixel coordinates, as given to Meta's `SamPredictor.predict`.
+public struct Prompt: Sendable, Equatable {
+    /// Points (x, y) in pixels of the original image, with labels 1 (positive) or 0 (negative).
+    public var points: [(x: Float, y: Float)]
+    public var labels: [Int]
+    /// Box (x0, y0, x1, y1) in pixels of the original image.
+    public var box: (x0: Float, y0: Float, x1: Float, y1: Float)?
+
+    public init(points: [(x: Float, y: Float)] = [], labels: [Int] = [], box: (x0: Float, y0: Float, x1: Float, y1: Float)? = nil) {
+        self.points = points; self.labels = labels; self.box = box
+    }
+
+    public static func == (a: Prompt, b: Prompt) -> Bool {
+        a.points.map { [$0.x, $0.y] } == b.points.map { [$0.x, $0.y] } && a.labels == b.labels
+            && a.box.map { [$0.x0, $0.y0, $0.x1, $0.y1] } == b.box.map { [$0.x0, $0.y0, $0.x1, $0.y1] }
+    }
+}
+
+/// What one prompt yields: C masks at the original size, their predicted IoU, and the low-res logits.
+public struct Prediction: Sendable {
+    /// C×H×W, 1 inside the mask, 0 outside.
+    public var masks: [UInt8]
+    public var maskCount: Int
+    public var height: Int, width: Int
+    public var iouPredictions: [Float]
+    /// C×M×M logits (M = 256 for 1024 inputs), to feed back as mask input.
+    public var lowResLogits: Tensor
+
+    /// Mask k as H×W bytes.
+    public func mask(_ k: Int) -> ArraySlice<UInt8> { masks[(k * height * width)..<((k + 1) * height * width)] }
+}
+
+/// Errors a prompt can raise before the model runs.
+public enum PromptError: Error, CustomStringConvertible, Equatable {
+    case noImage
+    case empty
+    case labelsMismatch(points: Int, labels: Int)
+    case badLabel(Int)
+    case pointOutside(x: Float, y: Float, width: Int, height: Int)
+    case boxOutside(x0: Float, y0: Float, x1: Float, y1: Float, width: Int, height: Int)
+    case boxInverted(x0: Float, y0: Float, x1: Float, y1: Float)
+    case maskInputShape(expected: [Int], found: [Int])
+
+    public var description: String {
+        switch self {
+        case .noImage: return "no image set: call setImage first"
+        case .empty: return "empty prompt: give at least one point or a box"
+        case .labelsMismatch(let p, let l): return "\(p) points but \(l) labels"
+        case .badLabel(let l): return "point label \(l) is not 0 (negative) or 1 (positive)"
+        case .pointOutside(let x, let y, let w, let h):
+            return "point (\(x), \(y)) lies outside the \(w)×\(h) image (valid x in 0..<\(w), y in 0..<\(h))"
+        case .boxOutside(let x0, let y0, let x1, let y1, let w, let h):
+            return "box (\(x0), \(y0), \(x1), \(y1)) lies outside the \(w)×\(h) image"
+        case .boxInverted(let x0, let y0, let x1, let y1):
+            return "box (\(x0), \(y0), \(x1), \(y1)) has x1 < x0 or y1 < y0"
+        case .maskInputShape(let e, let f): return "mask input has shape \(f), expected \(e)"
+        }
+    }
+}
+
+/// Meta's `SamPredictor`: `setImage` runs the encoder once; `predict` runs prompt encoder and decoder.
+public final class SamPredictor {
+    public let model: Sam
+    public private(set) var features: Tensor?
+    public private(set) var originalSize: (h: Int, w: Int) = (0, 0)
+    public private(set) var inputSize: (h: Int, w: Int) = (0, 0)
+    /// The preprocessed input of the encoder (1×3×S×S), kept for verification.
+    public private(set) var inputImage: Tensor?
+
+    public init(model: Sam) { self.model = model }
+
+    /// Resizes the longest side to the model's input size with Pillow's bilinear filter (antialiased when shrinking,
+    /// uint8 result), normalises, pads, and runs the image encoder.
+    public func setImage(_ image: RGBImage, _ rec: ActivationRecorder? = nil) {
+        let s = model.config.imageSize
+        let (nh, nw) = resizeLongestSideShape(height: image.height, width: image.width, target: s)
+        let resized = resizeBilinearPIL(image.pixels, width: image.width, height: image.height, channels: 3,
+                                        newWidth: nw, newHeight: nh)
+        let input = model.preprocess(resized: resized, height: nh, width: nw)
+        setPreprocessed(input, originalSize: (image.height, image.width), inputSize: (nh, nw), rec)
+    }
+
+    /// Uses an already preprocessed input (1×3×S×S) and runs the encoder.
+    public func setPreprocessed(_ input: Tensor, originalSize: (h: Int, w: Int), inputSize: (h: Int, w: Int),
+                                _ rec: ActivationRecorder? = nil) {
+        inputImage = input
+        self.originalSize = originalSize
+        self.inputSize = inputSize
+        features = model.imageEncoder(input, rec)
+    }
+
+    /// Uses a cached image embedding (1×C×g×g) for an image of the given sizes.
+    public func setEmbedding(_ embedding: Tensor, originalSize: (h: Int, w: Int), inputSize: (h: Int, w: Int)) {
+        features = embedding
+        inputImage = nil
+        self.originalSize = originalSize
+        self.inputSize = inputSize
+    }
+
+    /// Checks a prompt against the image before anything runs.
+    public func validate(_ p: Prompt, maskInput: Tensor?) throws {
+        guard features != nil else { throw PromptError.noImage }
+        let (h, w) = originalSize
+        if p.points.isEmpty && p.box == nil && maskInput == nil { throw PromptError.empty }
+        if p.points.count != p.labels.count { throw PromptError.labelsMismatch(points: p.points.count, labels: p.labels.count) }
+        for l in p.labels where l != 0 && l != 1 { throw PromptError.badLabel(l) }
+        for pt in p.points where !(pt.x >= 0 && pt.y >= 0 && pt.x < Float(w) && pt.y < Float(h)) {
+            throw PromptError.pointOutside(x: pt.x, y: pt.y, width: w, height: h)
+        }
+        if let b = p.box {
+            if !(b.x1 >= b.x0 && b.y1 >= b.y0) { throw PromptError.boxInverted(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1) }
+            if !(b.x0 >= 0 && b.y0 >= 0 && b.x1 <= Float(w) && b.y1 <= Float(h)) {
+                throw PromptError.boxOutside(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1, width: w, height: h)
+            }
+        }
+        if let m = maskInput {
+            let l = model.config.lowResSize
+            if m.shape != [1, 1, l, l] && m.shape != [1, l, l] && m.shape != [l, l] {
+                throw PromptError.maskInputShape(expected: [1, l, l], found: m.shape)
+            }
+        }
+    }
+
+    /// Meta's `ResizeLongestSide.apply_coords`: x·(neww/w), y·(newh/h), in double precision, then float32.
+    func transformCoords(_ pts: [(x: Float, y: Float)]) -> Tensor {
+        let sx = Double(inputSize.w) / Double(originalSize.w), sy = Double(inputSize.h) / Double(originalSize.h)
+        return Tensor(shape: [pts.count, 2], data: pts.flatMap { [Float(Double($0.x) * sx), Float(Double($0.y) * sy)] })
+    }
+
+    func modelPrompt(_ p: Prompt) -> ModelPrompt {
+        var mp = ModelPrompt()
+        if !p.points.isEmpty { mp.points = transformCoords(p.points); mp.labels = p.labels }
+        if let b = p.box { mp.box = transformCoords([(b.x0, b.y0), (b.x1, b.y1)]).reshaped([4]) }
+        return mp
+    }
+
+    /// Predicts masks for one prompt (Meta's `predict`). `maskInput`: 1×M×M low-res logits from an earlier call.
+    public func predict(_ prompt: Prompt, maskInput: Tensor? = nil, multimaskOutput: Bool = true,
+                        _ rec: ActivationRecorder? = nil) throws -> Prediction {
+        try predictBatch([prompt], maskInputs: maskInput.map { [$0] }, multimaskOutput: multimaskOutput, rec)[0]
+    }
+
+    /// Predicts a batch of prompts against the one embedding in a single decoder pass (Meta's `predict_torch` with
+    /// B prompts). Prompts of a batch must have the same number of points and all or none a box.
+    public func predictBatch(_ prompts: [Prompt], maskInputs: [Tensor]? = nil, multimaskOutput: Bool = true,
+                             _ rec: ActivationRecorder? = nil) throws -> [Prediction] {
+        for (i, p) in prompts.enumerated() { try validate(p, maskInput: maskInputs?[i]) }
+        guard let features else { throw PromptError.noImage }
+        let l = model.config.lowResSize
+        let masks = maskInputs.map { ms in Tensor(shape: [ms.count, 1, l, l], data: ms.flatMap(\.data)) }
+        let (sparse, dense) = model.promptEncoder(prompts.map(modelPrompt), masks: masks, rec)
+        let (lowRes, iou) = model.maskDecoder(imageEmbedding: features, imagePE: model.promptEncoder.densePE(rec),
+                                               sparse: sparse, dense: dense, multimaskOutput: multimaskOutput, rec)
+        let up = model.postprocessMasks(lowRes, inputSize: inputSize, originalSize: originalSize)
+        let c = lowRes.shape[1], h = originalSize.h, w = originalSize.w
+        return (0..<prompts.count).map { b in
+            let plane = c * h * w
+            let bin = up.data[(b * plane)..<((b + 1) * plane)].map { $0 > Sam.maskThreshold ? UInt8(1) : 0 }
+            return Prediction(masks: bin, maskCount: c, height: h, width: w,
+                              iouPredictions: Array(iou.data[(b * c)..<((b + 1) * c)]),
+                              lowResLogits: Tensor(shape: [c, l, l], data: Array(lowRes.data[(b * c * l * l)..<((b + 1) * c * l * l)])))
+        }
+    }
+}

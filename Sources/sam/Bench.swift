@@ -1,0 +1,36 @@
+// `sam bench`: per-stage timings (median after a warm-up), GFLOP/s and peak resident memory.
+import ArgumentParser
+import Foundation
+import SAMEval
+import SAMInference
+import SAMModel
+import SAMTensor
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time the image encoder and the prompt encoder + mask decoder (release build; median of N runs after one warm-up).")
+
+    @OptionGroup var model: ModelOptions
+    @Option(help: "Timed runs per stage (after one warm-up run).") var runs: Int = 3
+    @Option(help: "Prompts per decoder batch (1 = one prompt per call).") var batch: Int = 1
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            let t0 = Date()
+            let m = try model.load()
+            let loadSeconds = Date().timeIntervalSince(t0)
+            let r = Benchmark.run(model: m, runs: max(1, runs), batch: max(1, batch))
+            if json {
+                var obj = r.json
+                obj["model"] = model.label
+                obj["load_seconds"] = loadSeconds
+                let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print("model: \(model.label)  (\(m.config.parameterCount) parameters, loaded in \(String(format: "%.2f", loadSeconds)) s)")
+                print(r.table)
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+// The `sam` command line: argument parsing only; every computation lives in the libraries.
+import ArgumentParser
+import Foundation
+import SAMEval
+import SAMIO
+import SAMInference
+import SAMModel
+import SAMTensor
+
+@main
+struct SAMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sam",
+        abstract: "Segment Anything in Swift: verify against Meta's reference, segment, evaluate, benchmark.",
+        discussion: """
+        Exit status: 0 success; 1 a verification or comparison failed; 2 bad command line; 3 bad input \
+        (missing or corrupt file, unknown key, wrong shape, bad prompt).
+        """,
+        subcommands: [Verify.self, Bench.self])
+}
+
+/// Runs `body`, turning library errors into a message on stderr and exit status 3.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(3)
+    }
+}
+
+/// Options naming the model: a checkpoint, or a model type with random weights.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Checkpoint (.pth as saved by torch.save(state_dict), or .safetensors); the size is inferred.")
+    var checkpoint: String?
+
+    @Option(help: "Model type with seeded random weights when no checkpoint is given: \(SAMConfig.presets.keys.sorted().joined(separator: ", ")).")
+    var modelType: String?
+
+    func validate() throws {
+        if checkpoint == nil && modelType == nil { throw ValidationError("give --checkpoint or --model-type") }
+        if let t = modelType, SAMConfig.presets[t] == nil {
+            throw ValidationError("unknown --model-type '\(t)'; known: \(SAMConfig.presets.keys.sorted().joined(separator: ", "))")
+        }
+    }
+
+    func load() throws -> Sam {
+        if let c = checkpoint { return try SamLoader.load(checkpoint: c, config: modelType.flatMap { SAMConfig.presets[$0] }) }
+        return SamLoader.random(config: SAMConfig.presets[modelType!]!)
+    }
+
+    var label: String { checkpoint.map { ($0 as NSString).lastPathComponent } ?? "\(modelType!) (random weights)" }
+}
