@@ -16,3 +16,8 @@ static inline hid_t sam_h5p_link_create(void) { return H5P_LINK_CREATE; }
 static inline unsigned sam_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned sam_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline size_t sam_h5t_variable(void) { return H5T_VARIABLE; }
+// Added for SAMIO's HDF5File: explicit little-endian file types and the default error stack.
+static inline hid_t sam_h5t_ieee_f32le(void) { return H5T_IEEE_F32LE; }
+static inline hid_t sam_h5t_std_i64le(void) { return H5T_STD_I64LE; }
+static inline hid_t sam_h5t_std_u8le(void) { return H5T_STD_U8LE; }
+static inline hid_t sam_h5e_default(void) { return H5E_DEFAULT; }
