@@ -221,6 +221,22 @@ final class CheckpointReaderTests: XCTestCase {
         XCTAssertGreaterThan(failures, 100)
     }
 
+    /// Flipping any byte of the central directory and end records must give an error or a result, never a crash.
+    func testCentralDirectoryByteFlipsNeverCrash() throws {
+        var data = try Data(contentsOf: URL(fileURLWithPath: CheckpointFixtures.path("views_zip64.pth")))
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("samio-cdflip-\(getpid()).pth")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        var failures = 0
+        for i in data.count - 1200 ..< data.count {
+            let old = data[i]
+            data[i] = old ^ 0xA5
+            try data.write(to: tmp)
+            do { _ = try CheckpointReader.read(path: tmp.path) } catch is IOError { failures += 1 }
+            data[i] = old
+        }
+        XCTAssertGreaterThan(failures, 300)
+    }
+
     // MARK: - The shared demo checkpoints
 
     private func sharedCheckpoint(_ name: String) throws -> String {
