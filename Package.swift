@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "SAMTestSupport", dependencies: ["SAMTensor", "SAMIO"], path: "Sources/SAMTestSupport"),
         .testTarget(name: "SAMTensorTests", dependencies: ["SAMTensor", "SAMIO", "SAMTestSupport"]),
         .testTarget(name: "SAMIOTests", dependencies: ["SAMIO", "SAMTensor", "SAMTestSupport"]),
-        .testTarget(name: "SAMModelTests", dependencies: ["SAMModel", "SAMIO", "SAMTensor", "SAMTestSupport"]),
+        .testTarget(name: "SAMModelTests", dependencies: ["SAMModel", "SAMInference", "SAMEval", "SAMIO", "SAMTensor", "SAMTestSupport"]),
         .testTarget(name: "SAMInferenceTests", dependencies: ["SAMInference", "SAMModel", "SAMEval", "SAMIO", "SAMTensor", "SAMTestSupport"]),
     ]
 )

@@ -52,7 +52,7 @@ public struct SAMConfig: Codable, Equatable, Sendable {
     /// The preset name whose sizes equal this configuration, if any.
     public var presetName: String? { Self.presets.first { $0.value == self }?.key }
 
-    /// Number of parameters of a model of this size.
+    /// Number of values in the state dict of a model of this size (parameters plus the 2×F Fourier buffer).
     public var parameterCount: Int {
         WeightStore.shapes(for: self).values.reduce(0) { $0 + $1.reduce(1, *) }
     }

@@ -1,0 +1,67 @@
+// Weight-free kernels against values PyTorch computed (torch 2.x; the generating expressions are quoted).
+import SAMTensor
+import SAMTestSupport
+import XCTest
+
+final class KernelTests: XCTestCase {
+    /// get_rel_pos(4, 4, rp) with a 5-row table: the table is linearly resized to 7 rows first.
+    /// torch.manual_seed(0); rp = torch.randn(5, 3); segment_anything...get_rel_pos(4, 4, rp)
+    func testGetRelPosInterpolatesShortTable() {
+        let rp = Tensor(shape: [5, 3], data: [1.540996, -0.293429, -2.178789, 0.568431, -1.084522, -1.398595, 0.403347, 0.838026,
+                                              -0.719258, -0.403344, -0.596635, 0.182036, -0.856675, 1.100604, -1.071187])
+        let expected = Tensor(shape: [4, 4, 3], data: [
+            0.403347, 0.838026, -0.719258, 0.521264, -0.535223, -1.204499, 0.985245, -0.745482, -1.732964, 1.540996, -0.293429, -2.178789,
+            -0.172861, -0.186732, -0.075476, 0.403347, 0.838026, -0.719258, 0.521264, -0.535223, -1.204499, 0.985245, -0.745482, -1.732964,
+            -0.597628, 0.130753, -0.35506, -0.172861, -0.186732, -0.075476, 0.403347, 0.838026, -0.719258, 0.521264, -0.535223, -1.204499,
+            -0.856675, 1.100604, -1.071187, -0.597628, 0.130753, -0.35506, -0.172861, -0.186732, -0.075476, 0.403347, 0.838026, -0.719258])
+        assertClose(getRelPos(qSize: 4, kSize: 4, relPos: rp), expected, rtol: 2e-6, "get_rel_pos")
+    }
+
+    /// x = torch.arange(12.).reshape(1,1,3,4) ** 1.5; F.interpolate(x, size, mode="bilinear", align_corners=False)
+    func testBilinearMatchesTorchUpAndDown() {
+        let x = Tensor(shape: [1, 1, 3, 4], data: (0..<12).map { powf(Float($0), 1.5) })
+        let up: [Float] = [0.0, 0.35714, 0.92857, 1.91421, 2.99755, 4.35054, 5.19615, 3.2, 3.86862, 4.93841, 6.32398, 7.78654, 9.47224,
+                           10.5258, 8.0, 9.13584, 10.95317, 12.93864, 14.97003, 17.15479, 18.52026, 16.77645, 18.16777, 20.39388,
+                           22.76229, 25.16997, 27.71019, 29.29783, 22.62742, 24.18905, 26.68767, 29.31139, 31.96992, 34.74712, 36.48287]
+        assertClose(interpolateBilinear(x, height: 5, width: 7), Tensor(shape: [1, 1, 5, 7], data: up), rtol: 1e-6, "upscale")
+        let down: [Float] = [2.25751, 4.67032, 8.07191, 19.64965, 25.2182, 31.2254]
+        assertClose(interpolateBilinear(x, height: 2, width: 3), Tensor(shape: [1, 1, 2, 3], data: down), rtol: 1e-6, "downscale")
+    }
+
+    /// A 5×5 grid in windows of 3 is padded to 6×6 (4 windows); unpartition restores it exactly.
+    func testWindowPartitionPadsAndRoundTrips() {
+        let x = Tensor(shape: [1, 5, 5, 2], data: (0..<50).map(Float.init))
+        let (w, padded) = windowPartition(x, windowSize: 3)
+        XCTAssertEqual(w.shape, [4, 3, 3, 2])
+        XCTAssertEqual(padded.h, 6)
+        // window 1 (top-right), row 0, col 2 is padding (x = 5): zero
+        XCTAssertEqual(w.data[((1 * 3 + 0) * 3 + 2) * 2], 0)
+        // window 3 (bottom-right), row 0, col 0 is x[3, 3]
+        XCTAssertEqual(w.data[((3 * 3 + 0) * 3 + 0) * 2], x.data[(3 * 5 + 3) * 2])
+        XCTAssertEqual(windowUnpartition(w, windowSize: 3, padded: padded, original: (5, 5)), x)
+    }
+
+    func testSoftmaxLayerNormGelu() {
+        var s = Tensor(shape: [1, 3], data: [1, 2, 3])
+        softmaxLastAxis(&s)
+        // torch.softmax(torch.tensor([1., 2., 3.]), 0)
+        assertClose(s, Tensor(shape: [1, 3], data: [0.09003057, 0.24472848, 0.66524094]), rtol: 1e-6, "softmax")
+        var g = Tensor(shape: [3], data: [-1, 0.5, 2])
+        gelu(&g)
+        // torch.nn.functional.gelu(torch.tensor([-1., .5, 2.]))  (exact erf)
+        assertClose(g, Tensor(shape: [3], data: [-0.15865526, 0.34573123, 1.95449972]), rtol: 1e-6, "gelu")
+        let ln = layerNorm(Tensor(shape: [1, 4], data: [1, 2, 3, 5]), weight: Tensor(shape: [4], repeating: 1),
+                           bias: Tensor(shape: [4], repeating: 0), eps: 1e-5)
+        // torch.nn.functional.layer_norm(torch.tensor([[1., 2., 3., 5.]]), (4,))
+        assertClose(ln, Tensor(shape: [1, 4], data: [-1.18321204, -0.50709087, 0.16903028, 1.52127254]), rtol: 1e-5, "layer_norm")
+    }
+
+    func testConvTransposeMatchesDefinition() {
+        // out[o, 2i+a, 2j+b] = bias[o] + Σ_c x[c, i, j] · W[c, o, a, b]
+        let x = Tensor(shape: [1, 2, 1, 2], data: [1, 2, 3, 4])
+        let w = Tensor(shape: [2, 1, 2, 2], data: [1, 2, 3, 4, 10, 20, 30, 40])
+        let y = convTranspose2x2(x, weight: w, bias: Tensor(shape: [1], data: [0.5]))
+        XCTAssertEqual(y.shape, [1, 1, 2, 4])
+        XCTAssertEqual(y.data, [31.5, 62.5, 42.5, 84.5, 93.5, 124.5, 126.5, 168.5])
+    }
+}
