@@ -44,8 +44,8 @@ let package = Package(
         ], swiftSettings: release),
         // Tests.
         .target(name: "SAMTestSupport", dependencies: ["SAMTensor", "SAMIO"], path: "Sources/SAMTestSupport"),
-        .testTarget(name: "SAMTensorTests", dependencies: ["SAMTensor", "SAMIO", "SAMTestSupport"]),
-        .testTarget(name: "SAMIOTests", dependencies: ["SAMIO", "SAMTensor", "SAMTestSupport"]),
+        .testTarget(name: "SAMTensorTests", dependencies: ["SAMTensor", "SAMIO", "SAMTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "SAMIOTests", dependencies: ["SAMIO", "SAMTensor", "SAMTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SAMModelTests", dependencies: ["SAMModel", "SAMInference", "SAMEval", "SAMIO", "SAMTensor", "SAMTestSupport"]),
         .testTarget(name: "SAMInferenceTests", dependencies: ["SAMInference", "SAMModel", "SAMEval", "SAMIO", "SAMTensor", "SAMTestSupport"]),
     ]
