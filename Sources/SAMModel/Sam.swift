@@ -11,6 +11,8 @@ public final class Sam {
     public static let pixelStd: [Float] = [58.395, 57.12, 57.375]
     /// Logits above this are mask pixels.
     public static let maskThreshold: Float = 0
+    /// Identifies the weights (set by the loader; embedding caches record it).
+    public var fingerprint = ""
 
     /// Builds the model, taking every parameter from `weights` (call `weights.finish()` afterwards to check keys).
     public init(config: SAMConfig, weights: WeightStore) {

@@ -1,0 +1,59 @@
+// What `sam segment` writes for one prompt: binary mask PNGs, result.json, low_res_logits.h5 and overlay.png.
+import Foundation
+import SAMIO
+import SAMTensor
+
+/// Box of a binary mask as Meta's generator computes it (`batched_mask_to_box` then `box_xyxy_to_xywh`):
+/// x0, y0 the first set column/row, x1, y1 the last (inclusive), width x1 − x0; [0, 0, 0, 0] for an empty mask.
+public func maskBoxXYWH<C: Collection>(_ mask: C, width w: Int, height h: Int) -> [Int] where C.Element == UInt8 {
+    var x0 = Int.max, y0 = Int.max, x1 = -1, y1 = -1
+    var i = 0
+    for v in mask {
+        if v != 0 { let x = i % w, y = i / w; x0 = min(x0, x); x1 = max(x1, x); y0 = min(y0, y); y1 = max(y1, y) }
+        i += 1
+    }
+    return x1 < 0 ? [0, 0, 0, 0] : [x0, y0, x1 - x0, y1 - y0]
+}
+
+public enum SegmentOutput {
+    struct MaskRecord: Encodable { var file: String; var area: Int; var bbox: [Int] }
+    struct Result: Encodable { var iou_predictions: [Float]; var masks: [MaskRecord]; var multimask: Bool; var prompt: PromptSpec }
+
+    /// Writes one prompt's results into `dir` (created). Every file is written atomically.
+    public static func write(_ pred: Prediction, prompt: Prompt, multimask: Bool, image: RGBImage, to dir: String) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var records: [MaskRecord] = []
+        var canvas = Canvas(image)
+        for k in 0..<pred.maskCount {
+            let m = pred.mask(k)
+            let file = "mask_\(k).png"
+            try ImageWriter.writePNG(path: (dir as NSString).appendingPathComponent(file), width: pred.width, height: pred.height,
+                                     channels: 1, pixels: m.map { $0 != 0 ? 255 : 0 })
+            records.append(MaskRecord(file: file, area: m.reduce(0) { $0 + Int($1) }, bbox: maskBoxXYWH(m, width: pred.width, height: pred.height)))
+            canvas.blend(mask: m, color: maskPalette[k % maskPalette.count], alpha: 0.35)
+        }
+        let spec = PromptSpec(points: prompt.points.isEmpty ? nil : prompt.points.map { [Double($0.x), Double($0.y)] },
+                              labels: prompt.points.isEmpty ? nil : prompt.labels,
+                              box: prompt.box.map { [Double($0.x0), Double($0.y0), Double($0.x1), Double($0.y1)] }, multimask: multimask)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(Result(iou_predictions: pred.iouPredictions, masks: records, multimask: multimask, prompt: spec)),
+                             to: (dir as NSString).appendingPathComponent("result.json"))
+        let h5 = try HDF5File.create(path: (dir as NSString).appendingPathComponent("low_res_logits.h5"))
+        try h5.write("low_res_logits", pred.lowResLogits)
+        try h5.write("iou_predictions", Tensor(shape: [pred.iouPredictions.count], data: pred.iouPredictions))
+        try h5.close()
+        // overlay: every mask in its colour, prompts on top, scores in the corner
+        let r = Float(max(6, min(image.width, image.height) / 40))
+        if let b = prompt.box { canvas.rectangle(Int(b.x0), Int(b.y0), Int(b.x1), Int(b.y1), (0, 200, 0), thickness: max(2, Int(r / 4))) }
+        for (p, l) in zip(prompt.points, prompt.labels) { canvas.star(p.x + 0.5, p.y + 0.5, radius: r, l == 1 ? (0, 200, 0) : (220, 0, 0)) }
+        let scale = max(1, min(image.width, image.height) / 240)
+        for (k, s) in pred.iouPredictions.enumerated() {
+            let c = maskPalette[k % maskPalette.count]
+            canvas.text(String(format: "MASK %d  IOU %.3f", k, s), x: 6, y: 6 + k * (7 * scale + 6), scale: scale, color: c)
+        }
+        let o = canvas.image
+        try ImageWriter.writePNG(path: (dir as NSString).appendingPathComponent("overlay.png"), width: o.width, height: o.height,
+                                 channels: 3, pixels: o.pixels)
+    }
+}
