@@ -46,3 +46,15 @@ public struct GroundTruth: Sendable {
         return union == 0 ? 1 : Double(inter) / Double(union)
     }
 }
+
+/// NoC@t (RITM's `compute_noc_metric`): the 1-based index of the first click whose IoU reaches `threshold`
+/// (`iou >= t`), else `cap` (RITM: 20; `sam eval --prompt clicks:N`: N).
+public func numberOfClicks(_ ious: [Double], threshold: Double, cap: Int) -> Int {
+    for (k, v) in ious.enumerated() where v >= threshold { return k + 1 }
+    return cap
+}
+
+/// The mean of `values`, NaN for none.
+public func mean(_ values: [Double]) -> Double {
+    values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
+}
