@@ -35,7 +35,10 @@ public struct Canvas {
     }
 
     public mutating func fillRect(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ color: (UInt8, UInt8, UInt8)) {
-        for y in max(0, y0)...max(0, min(height - 1, y1)) { for x in max(0, x0)...max(0, min(width - 1, x1)) { set(x, y, color) } }
+        // clipped to the image; nothing when the rectangle lies outside it (a caption below a small image's bottom)
+        let xa = max(0, x0), xb = min(width - 1, x1), ya = max(0, y0), yb = min(height - 1, y1)
+        guard xa <= xb, ya <= yb else { return }
+        for y in ya...yb { for x in xa...xb { set(x, y, color) } }
     }
 
     /// A rectangle outline `thickness` pixels wide.
