@@ -62,6 +62,16 @@ public enum PromptFile {
         do { specs = try JSONDecoder().decode([PromptSpec].self, from: data) } catch {
             throw PromptFileError.bad(path, "not a JSON list of prompts {\"points\", \"labels\", \"box\", \"multimask\"}: \(error)")
         }
+        // JSONDecoder ignores unknown keys: a misspelt "lables" would silently make every point positive.
+        if let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] {
+            let known: Set<String> = ["points", "labels", "box", "multimask"]
+            for (i, obj) in list.enumerated() {
+                let unknown = obj.keys.filter { !known.contains($0) }.sorted()
+                if !unknown.isEmpty {
+                    throw PromptFileError.bad(path, "prompt \(i): unknown key(s) \(unknown.joined(separator: ", ")) (known: points, labels, box, multimask)")
+                }
+            }
+        }
         guard !specs.isEmpty else { throw PromptFileError.bad(path, "the list of prompts is empty") }
         guard specs.count <= maxPrompts else { throw PromptFileError.bad(path, "\(specs.count) prompts, more than \(maxPrompts)") }
         return specs
