@@ -16,7 +16,7 @@ struct SAMCommand: ParsableCommand {
         Exit status: 0 success; 1 a verification or comparison failed; 2 bad command line; 3 bad input \
         (missing or corrupt file, unknown key, wrong shape, bad prompt).
         """,
-        subcommands: [Demo.self, Segment.self, Embed.self, Verify.self, Bench.self, Eval.self, EvalMerge.self])
+        subcommands: [Demo.self, Segment.self, Embed.self, Verify.self, Bench.self, Eval.self, EvalMerge.self, Ablate.self])
 }
 
 /// Runs `body`, turning library errors into a message on stderr and exit status 3.
