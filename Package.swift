@@ -27,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
         // Floor 1.
         .target(name: "SAMTensor", dependencies: ["CBLAS"], swiftSettings: release),
@@ -39,7 +40,7 @@ let package = Package(
         .target(name: "SAMEval", dependencies: ["SAMInference", "SAMModel", "SAMTensor", "SAMIO"], swiftSettings: release),
         // Floor 5.
         .executableTarget(name: "sam", dependencies: [
-            "SAMEval", "SAMInference", "SAMModel", "SAMTensor", "SAMIO",
+            "SAMEval", "SAMInference", "SAMModel", "SAMTensor", "SAMIO", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: release),
         // Tests.

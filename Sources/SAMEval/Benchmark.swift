@@ -11,6 +11,8 @@ public struct BenchmarkResult {
     public var decoderFLOPs = 0
     public var batch = 1
     public var peakRSSBytes = 0
+    /// Median-run-normalised seconds per stage (total over the timed runs ÷ runs), in first-seen order.
+    public var stages: [(name: String, seconds: Double)] = []
 
     public static func median(_ xs: [Double]) -> Double {
         let s = xs.sorted()
@@ -27,6 +29,7 @@ public struct BenchmarkResult {
             "encoder_gflops_per_second": Double(encoderFLOPs) / 1e9 / e,
             "decoder_gflops_per_second": Double(decoderFLOPs) / 1e9 / d,
             "peak_rss_bytes": peakRSSBytes,
+            "stages": Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0.seconds) }),
         ]
     }
 
@@ -39,7 +42,9 @@ public struct BenchmarkResult {
             peak resident memory       %.0f MB
             """, e, Double(encoderFLOPs) / 1e9, Double(encoderFLOPs) / 1e9 / e,
             batch, d, Double(decoderFLOPs) / 1e9, Double(decoderFLOPs) / 1e9 / d, d / Double(batch) * 1000,
-            Double(peakRSSBytes) / 1e6)
+            Double(peakRSSBytes) / 1e6) + "\n\nper stage (mean per run):\n" + stages.map {
+                $0.name.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: "%8.4f s", $0.seconds)
+            }.joined(separator: "\n")
     }
 }
 
@@ -64,6 +69,7 @@ public enum Benchmark {
         }
         let predictor = SamPredictor(model: model)
         for i in 0...runs {
+            if i == 1 { Profiler.reset(); Profiler.enabled = true }
             let f0 = GEMMCounter.flops
             let t = Date()
             predictor.setPreprocessed(input, originalSize: (s, s), inputSize: (s, s))
@@ -80,6 +86,8 @@ public enum Benchmark {
             _ = try? predictor.predictBatch(prompts, multimaskOutput: true)
             if i > 0 { r.decoderSeconds.append(Date().timeIntervalSince(t)); r.decoderFLOPs = GEMMCounter.flops - f0 }
         }
+        Profiler.enabled = false
+        r.stages = Profiler.order.map { ($0, Profiler.seconds[$0]! / Double(runs)) }
         r.peakRSSBytes = peakRSS()
         return r
     }

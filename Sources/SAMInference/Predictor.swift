@@ -46,6 +46,7 @@ public enum PromptError: Error, CustomStringConvertible, Equatable {
     case boxOutside(x0: Float, y0: Float, x1: Float, y1: Float, width: Int, height: Int)
     case boxInverted(x0: Float, y0: Float, x1: Float, y1: Float)
     case maskInputShape(expected: [Int], found: [Int])
+    case batchMismatch(String)
 
     public var description: String {
         switch self {
@@ -60,6 +61,7 @@ public enum PromptError: Error, CustomStringConvertible, Equatable {
         case .boxInverted(let x0, let y0, let x1, let y1):
             return "box (\(x0), \(y0), \(x1), \(y1)) has x1 < x0 or y1 < y0"
         case .maskInputShape(let e, let f): return "mask input has shape \(f), expected \(e)"
+        case .batchMismatch(let why): return "prompts cannot share one batch: \(why)"
         }
     }
 }
@@ -150,14 +152,26 @@ public final class SamPredictor {
     /// B prompts). Prompts of a batch must have the same number of points and all or none a box.
     public func predictBatch(_ prompts: [Prompt], maskInputs: [Tensor]? = nil, multimaskOutput: Bool = true,
                              _ rec: ActivationRecorder? = nil) throws -> [Prediction] {
+        // thrown here rather than trapping in the prompt encoder (precondition) or on an index out of range
+        guard !prompts.isEmpty else { return [] }
+        if let m = maskInputs, m.count != prompts.count {
+            throw PromptError.batchMismatch("\(m.count) mask inputs for \(prompts.count) prompts")
+        }
+        let tokens = prompts.map { $0.points.count + ($0.box != nil ? 2 : ($0.points.isEmpty ? 0 : 1)) }
+        if let i = tokens.firstIndex(where: { $0 != tokens[0] }) {
+            throw PromptError.batchMismatch("prompt \(i) has \(prompts[i].points.count) points\(prompts[i].box != nil ? " and a box" : ""), "
+                + "prompt 0 \(prompts[0].points.count)\(prompts[0].box != nil ? " and a box" : ""): give every prompt of a batch the same number of points, all or none a box")
+        }
         for (i, p) in prompts.enumerated() { try validate(p, maskInput: maskInputs?[i]) }
         guard let features else { throw PromptError.noImage }
         let l = model.config.lowResSize
         let masks = maskInputs.map { ms in Tensor(shape: [ms.count, 1, l, l], data: ms.flatMap(\.data)) }
-        let (sparse, dense) = model.promptEncoder(prompts.map(modelPrompt), masks: masks, rec)
-        let (lowRes, iou) = model.maskDecoder(imageEmbedding: features, imagePE: model.promptEncoder.densePE(rec),
-                                               sparse: sparse, dense: dense, multimaskOutput: multimaskOutput, rec)
-        let up = model.postprocessMasks(lowRes, inputSize: inputSize, originalSize: originalSize)
+        let (sparse, dense) = Profiler.measure("prompt encoder") { model.promptEncoder(prompts.map(modelPrompt), masks: masks, rec) }
+        let (lowRes, iou) = Profiler.measure("mask decoder") {
+            model.maskDecoder(imageEmbedding: features, imagePE: model.promptEncoder.densePE(rec),
+                              sparse: sparse, dense: dense, multimaskOutput: multimaskOutput, rec)
+        }
+        let up = Profiler.measure("mask postprocessing") { model.postprocessMasks(lowRes, inputSize: inputSize, originalSize: originalSize) }
         let c = lowRes.shape[1], h = originalSize.h, w = originalSize.w
         return (0..<prompts.count).map { b in
             let plane = c * h * w

@@ -53,8 +53,14 @@ extension Tensor {
 @inline(__always)
 public func geluScalar(_ x: Float) -> Float { x * 0.5 * (1 + erff(x * Float(0.70710678118654752440))) }
 
-/// Exact GELU in place.
-public func gelu(_ t: inout Tensor) { t.apply(geluScalar) }
+/// Exact GELU in place (vectorised erf, see FastMath.swift).
+public func gelu(_ t: inout Tensor) {
+    let n = t.count
+    t.data.withUnsafeMutableBufferPointer { p in
+        let base = p.baseAddress!
+        parallelChunks(n) { r in geluInPlace(base + r.lowerBound, count: r.count) }
+    }
+}
 
 /// ReLU in place.
 public func relu(_ t: inout Tensor) { t.apply { max($0, 0) } }
@@ -72,15 +78,7 @@ public func softmaxLastAxis(_ t: inout Tensor) {
 @inline(__always)
 public func softmaxRows(_ base: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
     parallelChunks(rows, minChunk: max(1, 8192 / max(cols, 1))) { r in
-        for row in r {
-            let x = base + row * cols
-            var m = -Float.infinity
-            for j in 0..<cols { m = max(m, x[j]) }
-            var s: Float = 0
-            for j in 0..<cols { let e = expf(x[j] - m); x[j] = e; s += e }
-            let inv = 1 / s
-            for j in 0..<cols { x[j] *= inv }
-        }
+        for row in r { softmaxRow(base + row * cols, count: cols) }
     }
 }
 

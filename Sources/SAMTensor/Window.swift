@@ -71,20 +71,22 @@ public func getRelPos(qSize: Int, kSize: Int, relPos: Tensor) -> Tensor {
     }
 }
 
-/// Multi-head self-attention with decomposed relative position over a square-or-not H×W token grid, for every
-/// batch item (Meta's `Attention.forward` after the qkv projection, without the output projection).
+/// Multi-head self-attention with decomposed relative position over an H×W token grid, for every batch item
+/// (Meta's `Attention.forward` after the qkv projection, without the output projection).
 /// - qkv: [B, H·W, 3·C] laid out as qkv(x).reshape(B, H·W, 3, heads, C/heads); relPosH: [Lh, C/heads]; relPosW: [Lw, C/heads].
 /// - Returns [B, H·W, C] with heads concatenated in order (the input of `proj`).
 /// Per head: A = (q·scale) kᵀ + rel_h + rel_w (rel terms from the unscaled q), softmax over keys, then A v.
-/// Heads are computed one at a time, so only one (H·W)² score matrix is live.
+/// Heads are computed one at a time and queries in blocks of `queryBlock` rows, so only a block of the (H·W)² scores
+/// is live (and stays in cache); the bias add and the softmax are one fused pass per row.
 public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, width: Int, heads: Int,
-                                      relPosH: Tensor?, relPosW: Tensor?) -> Tensor {
+                                      relPosH: Tensor?, relPosW: Tensor?, queryBlock: Int = 256) -> Tensor {
     let n = height * width
     let c3 = qkv.shape.last!, c = c3 / 3, hd = c / heads
     let scale = Float(1.0 / Double(hd).squareRoot())
     let rh = relPosH.map { getRelPos(qSize: height, kSize: height, relPos: $0) }   // [H, H, hd]
     let rw = relPosW.map { getRelPos(qSize: width, kSize: width, relPos: $0) }     // [W, W, hd]
-    var scores = [Float](repeating: 0, count: n * n)
+    let block = min(n, queryBlock)
+    var scores = [Float](repeating: 0, count: block * n)
     var qs = [Float](repeating: 0, count: n * hd)
     var relH = [Float](repeating: 0, count: n * height)
     var relW = [Float](repeating: 0, count: n * width)
@@ -101,7 +103,7 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                         let q = base + hIdx * hd, k = base + c + hIdx * hd, v = base + 2 * c + hIdx * hd
                         // q * scale, as the reference scales before the product
                         for t in 0..<n { for d in 0..<hd { Q[t * hd + d] = q[t * c3 + d] * scale } }
-                        sgemm(transB: true, m: n, n: n, k: hd, a: Q, lda: hd, b: k, ldb: c3, c: S, ldc: n)
+                        let withRel = rh != nil && rw != nil
                         if let rh, let rw {
                             rh.data.withUnsafeBufferPointer { rhT in
                                 rw.data.withUnsafeBufferPointer { rwT in
@@ -119,20 +121,30 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                                     }
                                 }
                             }
-                            parallelChunks(n, minChunk: 64) { r in
-                                for t in r {
-                                    let row = S + t * n, rhRow = RH + t * height, rwRow = RW + t * width
-                                    for ky in 0..<height {
-                                        let a = rhRow[ky]
-                                        let seg = row + ky * width
-                                        for kx in 0..<width { seg[kx] = (seg[kx] + a) + rwRow[kx] }
+                        }
+                        var r0 = 0
+                        while r0 < n {
+                            let rows = min(block, n - r0)
+                            sgemm(transB: true, m: rows, n: n, k: hd, a: Q + r0 * hd, lda: hd, b: k, ldb: c3, c: S, ldc: n)
+                            parallelChunks(rows, minChunk: max(1, 16384 / n)) { r in
+                                for i in r {
+                                    let row = S + i * n
+                                    if withRel {
+                                        let t = r0 + i
+                                        let rhRow = RH + t * height, rwRow = RW + t * width
+                                        for ky in 0..<height {
+                                            let a = rhRow[ky]
+                                            let seg = row + ky * width
+                                            for kx in 0..<width { seg[kx] = (seg[kx] + a) + rwRow[kx] }
+                                        }
                                     }
+                                    softmaxRow(row, count: n)
                                 }
                             }
+                            sgemm(m: rows, n: hd, k: n, a: S, lda: n, b: v, ldb: c3,
+                                  c: out.baseAddress! + (b * n + r0) * c + hIdx * hd, ldc: c)
+                            r0 += rows
                         }
-                        softmaxRows(S, rows: n, cols: n)
-                        sgemm(m: n, n: hd, k: n, a: S, lda: n, b: v, ldb: c3,
-                              c: out.baseAddress! + b * n * c + hIdx * hd, ldc: c)
                     }
                 }
             }}}}

@@ -1,5 +1,6 @@
 // The `sam` command line: argument parsing only; every computation lives in the libraries.
 import ArgumentParser
+import CMalloc
 import Foundation
 import SAMEval
 import SAMIO
@@ -8,6 +9,20 @@ import SAMModel
 import SAMTensor
 
 @main
+enum Entry {
+    static func main() {
+        tuneMalloc()
+        SAMCommand.main()
+    }
+
+    /// Keeps freed tensor memory in the heap for reuse instead of returning it to the kernel: glibc's default
+    /// (mmap for every large block, trimmed on free) page-faults on every fresh activation buffer, which costs a
+    /// third of an encoder pass. The same settings as MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=… MALLOC_TOP_PAD_=….
+    static func tuneMalloc() {
+        sam_tune_malloc(256 << 20)
+    }
+}
+
 struct SAMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sam",
@@ -16,7 +31,7 @@ struct SAMCommand: ParsableCommand {
         Exit status: 0 success; 1 a verification or comparison failed; 2 bad command line; 3 bad input \
         (missing or corrupt file, unknown key, wrong shape, bad prompt).
         """,
-        subcommands: [Demo.self, Segment.self, Embed.self, Verify.self, Bench.self, Eval.self, EvalMerge.self, Ablate.self])
+        subcommands: [Demo.self, Segment.self, Embed.self, Verify.self, Bench.self, Eval.self, EvalMerge.self, Ablate.self, Auto.self])
 }
 
 /// Runs `body`, turning library errors into a message on stderr and exit status 3.

@@ -24,10 +24,10 @@ public final class Attention {
     /// x: B×H×W×C → B×H×W×C.
     public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
         let b = x.shape[0], h = x.shape[1], wd = x.shape[2], c = x.shape[3]
-        let q = qkv(x, rec)
+        let q = Profiler.measure("encoder: qkv + proj") { qkv(x, rec) }
         let a = attentionDecomposedRelPos(qkv: q, batch: b, height: h, width: wd, heads: numHeads,
                                           relPosH: relPosH, relPosW: relPosW)
-        let y = proj(a.reshaped([b, h, wd, c]), rec)
+        let y = Profiler.measure("encoder: qkv + proj") { proj(a.reshaped([b, h, wd, c]), rec) }
         rec.record(name, y)
         return y
     }

@@ -19,16 +19,19 @@ public final class Block {
 
     /// x: B×H×W×C → B×H×W×C.
     public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
-        var h = norm1(x, rec)
+        var h = Profiler.measure("encoder: layer norms") { norm1(x, rec) }
         if windowSize > 0 {
-            let (windows, padded) = windowPartition(h, windowSize: windowSize)
-            h = windowUnpartition(attn(windows, rec), windowSize: windowSize, padded: padded,
-                                  original: (x.shape[1], x.shape[2]))
+            let (windows, padded) = Profiler.measure("encoder: window partition") { windowPartition(h, windowSize: windowSize) }
+            let a = Profiler.measure("encoder: windowed attention") { attn(windows, rec) }
+            h = Profiler.measure("encoder: window partition") {
+                windowUnpartition(a, windowSize: windowSize, padded: padded, original: (x.shape[1], x.shape[2]))
+            }
         } else {
-            h = attn(h, rec)
+            h = Profiler.measure("encoder: global attention") { attn(h, rec) }
         }
         h.add(x)
-        var y = mlp(norm2(h, rec), rec)
+        let n2 = Profiler.measure("encoder: layer norms") { norm2(h, rec) }
+        var y = Profiler.measure("encoder: MLP") { mlp(n2, rec) }
         y.add(h)
         rec.record(name, y)
         return y

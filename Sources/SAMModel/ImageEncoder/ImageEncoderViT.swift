@@ -29,14 +29,17 @@ public final class ImageEncoderViT {
 
     /// x: B×3×S×S (normalised, padded) → image embedding B×outChans×grid×grid.
     public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
-        var h = patchEmbed(x, rec)
+        var h = Profiler.measure("encoder: patch embedding") { patchEmbed(x, rec) }
         let per = posEmbed.count
         h.data.withUnsafeMutableBufferPointer { p in
             for b in 0..<h.shape[0] { for i in 0..<per { p[b * per + i] += posEmbed.data[i] } }
         }
         for blk in blocks { h = blk(h, rec) }
-        var y = permute(h, [0, 3, 1, 2])
-        y = neck0(y, rec); y = neck1(y, rec); y = neck2(y, rec); y = neck3(y, rec)
+        let y = Profiler.measure("encoder: neck") {
+            var y = permute(h, [0, 3, 1, 2])
+            y = neck0(y, rec); y = neck1(y, rec); y = neck2(y, rec); y = neck3(y, rec)
+            return y
+        }
         rec.record("\(name).neck", y)
         rec.record(name, y)
         return y
