@@ -1,16 +1,54 @@
 // Matrix products, all through OpenBLAS's cblas_sgemm (never a hand-written GEMM).
 import CBLAS
+import Foundation
+
+/// How matrix products use the cores: OpenBLAS runs single-threaded and `sgemm` splits large products across
+/// `workers` threads itself. OpenBLAS's own pool busy-waits between calls, and those spinning threads starve the
+/// element-wise passes (softmax, norms, GELU) that run between products on the same two cores; one pool for
+/// everything keeps both cores on useful work.
+public enum BLASThreads {
+    /// Threads used for one large product (the machine's cores).
+    nonisolated(unsafe) public static var workers = ProcessInfo.processInfo.activeProcessorCount
+    /// Products below this many FLOPs run on one thread.
+    public static let splitThreshold = 8_000_000
+    static let configured: Bool = { openblas_set_num_threads(1); return true }()
+}
 
 /// C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C, row-major, with explicit leading dimensions.
-/// The one entry point to BLAS; every matrix product of the toolkit goes through here.
+/// The one entry point to BLAS; every matrix product of the toolkit goes through here. Large products are split
+/// into row (or column) bands computed concurrently, one single-threaded cblas_sgemm per band.
 @inline(__always)
 public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     if m == 0 || n == 0 { return }
+    _ = BLASThreads.configured
     GEMMCounter.flops &+= 2 * m * n * k
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
+    let workers = BLASThreads.workers
+    if workers <= 1 || 2 * m * n * k < BLASThreads.splitThreshold || (m < 2 * 16 && n < 2 * 64) {
+        cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        return
+    }
+    if m >= n || n < 2 * 64 {
+        // bands of rows: A's rows (columns of the stored matrix when transposed) and C's rows
+        let step = ((m + workers - 1) / workers + 7) / 8 * 8
+        DispatchQueue.concurrentPerform(iterations: (m + step - 1) / step) { w in
+            let r0 = w * step, rows = min(step, m - r0)
+            let aw = transA ? a + r0 : a + r0 * lda
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows), Int32(n), Int32(k), alpha, aw, Int32(lda), b, Int32(ldb),
+                        beta, c + r0 * ldc, Int32(ldc))
+        }
+    } else {
+        // bands of columns: B's columns (rows of the stored matrix when transposed) and C's columns
+        let step = ((n + workers - 1) / workers + 15) / 16 * 16
+        DispatchQueue.concurrentPerform(iterations: (n + step - 1) / step) { w in
+            let c0 = w * step, cols = min(step, n - c0)
+            let bw = transB ? b + c0 * ldb : b + c0
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(cols), Int32(k), alpha, a, Int32(lda), bw, Int32(ldb),
+                        beta, c + c0, Int32(ldc))
+        }
+    }
 }
 
 /// `x @ weightᵀ + bias` over the last axis (PyTorch `nn.Linear`).
