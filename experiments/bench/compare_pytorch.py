@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Meta's PyTorch SAM vs `sam bench`, on the same machine in the same run, alternating, with the ratios.
+
+  python3 experiments/bench/compare_pytorch.py --model-type vit_b --runs 3 [--rounds 2] [--batch 64]
+
+Each round runs the PyTorch benchmark in a fresh process (glibc malloc tuned as PyTorch is at its best:
+MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=1073741824, torch threads = cores) and then
+`sam bench --json` (release build), so drifts of the machine hit both. Reported: medians over rounds of each side's
+medians; encoder seconds (1024² input), prompt encoder + decoder seconds for one prompt and per prompt in a batch,
+peak resident memory (model + one image + one prompt), and Swift/PyTorch ratios.
+"""
+import argparse, json, os, statistics, subprocess, sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+TORCH_BENCH = r'''
+import json, os, resource, sys, time, statistics
+sys.path.insert(0, os.path.join(sys.argv[1], "experiments", "reference"))
+import torch
+from sam_config import build_sam, preset_config, load_sam
+torch.set_num_threads(os.cpu_count())
+model_type, runs, batch, ckpt = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+sam = load_sam(ckpt, model_type=None) if ckpt else build_sam(preset_config(model_type))
+sam.eval()
+from segment_anything import SamPredictor
+x = torch.randn(1, 3, 1024, 1024)
+enc = []
+with torch.no_grad():
+    for i in range(runs + 1):
+        t = time.perf_counter(); feats = sam.image_encoder(x); dt = time.perf_counter() - t
+        if i: enc.append(dt)
+    pred = SamPredictor(sam)
+    pred.features, pred.original_size, pred.input_size, pred.is_image_set = feats, (1024, 1024), (1024, 1024), True
+    def decode(b):
+        pts = torch.tensor([[[100.0 + 7 * k, 200.0 + 3 * k]] for k in range(b)])
+        lab = torch.ones(b, 1)
+        t = time.perf_counter(); pred.predict_torch(pts, lab, multimask_output=True); return time.perf_counter() - t
+    one = [decode(1) for _ in range(runs + 1)][1:]
+    many = [decode(batch) for _ in range(runs + 1)][1:]
+print(json.dumps({"encoder_seconds": statistics.median(enc), "decoder_seconds": statistics.median(one),
+                  "decoder_batch_seconds": statistics.median(many),
+                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+'''
+
+
+def torch_run(args):
+    env = dict(os.environ, MALLOC_MMAP_MAX_="0", MALLOC_TRIM_THRESHOLD_="68719476736", MALLOC_TOP_PAD_="1073741824")
+    out = subprocess.run([sys.executable, "-c", TORCH_BENCH, ROOT, args.model_type or "", str(args.runs), str(args.batch),
+                          args.checkpoint or ""], env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def swift_run(args, batch):
+    cmd = [args.sam, "bench", "--runs", str(args.runs), "--batch", str(batch), "--json"]
+    cmd += ["--checkpoint", args.checkpoint] if args.checkpoint else ["--model-type", args.model_type]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model-type", default="vit_b")
+    ap.add_argument("--checkpoint")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--sam", default=os.path.join(ROOT, ".build", "release", "sam"))
+    args = ap.parse_args()
+    t_enc, t_dec, t_bat, t_rss, s_enc, s_dec, s_bat, s_rss = ([] for _ in range(8))
+    for r in range(args.rounds):
+        t = torch_run(args)
+        s1 = swift_run(args, 1)
+        sb = swift_run(args, args.batch)
+        t_enc.append(t["encoder_seconds"]); t_dec.append(t["decoder_seconds"]); t_bat.append(t["decoder_batch_seconds"])
+        t_rss.append(t["peak_rss_bytes"])
+        s_enc.append(s1["encoder_seconds"]); s_dec.append(s1["decoder_seconds"]); s_bat.append(sb["decoder_seconds"])
+        s_rss.append(s1["peak_rss_bytes"])
+        print(f"round {r + 1}: torch enc {t['encoder_seconds']:.3f}s dec {t['decoder_seconds'] * 1e3:.1f}ms | "
+              f"swift enc {s1['encoder_seconds']:.3f}s dec {s1['decoder_seconds'] * 1e3:.1f}ms", file=sys.stderr)
+    med = statistics.median
+    rows = [("image encoder (s)", med(t_enc), med(s_enc)),
+            ("decoder, 1 prompt (ms)", med(t_dec) * 1e3, med(s_dec) * 1e3),
+            (f"decoder per prompt, batch {args.batch} (ms)", med(t_bat) / args.batch * 1e3, med(s_bat) / args.batch * 1e3),
+            ("peak RSS (MB)", med(t_rss) / 1e6, med(s_rss) / 1e6)]
+    print(f"| {args.checkpoint or args.model_type} | PyTorch | SAMSwift | ratio |\n|---|---|---|---|")
+    for name, a, b in rows:
+        print(f"| {name} | {a:.3f} | {b:.3f} | {b / a:.2f}× |")
+
+
+if __name__ == "__main__":
+    main()
