@@ -41,6 +41,8 @@ public struct AblationConfig: Sendable {
     public var referenceDir: String?
     public var modelSize: Bool
     public var notes: [String]
+    /// Published scores to compare with: (checkpoint, dataset, protocol, column, value, source).
+    public var anchors: [(checkpoint: String, dataset: String, protocolName: String, column: String, value: Double, source: String)] = []
 
     public static func load(path: String) throws -> AblationConfig {
         let root = try Dataset.readJSON(path)
@@ -65,12 +67,18 @@ public struct AblationConfig: Sendable {
                                 instances: mode, rotateMismatched: (d["rotate_mismatched"] as? Bool) ?? false,
                                 protocols: try protocols(d["protocols"]) ?? global)
         }
-        return AblationConfig(name: name, checkpoints: checkpoints, datasets: datasets,
+        var cfg = AblationConfig(name: name, checkpoints: checkpoints, datasets: datasets,
                               seed: (root["seed"] as? NSNumber)?.uint64Value ?? 0, limit: (root["limit"] as? NSNumber)?.intValue,
                               csvDir: (root["csv_dir"] as? String) ?? "notebooks-data/eval/\(name)",
                               report: (root["report"] as? String) ?? "reports/eval/\(name)/README.md",
                               referenceDir: root["reference_dir"] as? String, modelSize: (root["model_size"] as? Bool) ?? true,
                               notes: (root["notes"] as? [String]) ?? [])
+        for a in (root["anchors"] as? [[String: Any]]) ?? [] {
+            guard let ck = a["checkpoint"] as? String, let ds = a["dataset"] as? String, let p = a["protocol"] as? String,
+                  let v = (a["value"] as? NSNumber)?.doubleValue else { throw bad("an anchor needs checkpoint, dataset, protocol and value") }
+            cfg.anchors.append((ck, ds, p, (a["column"] as? String) ?? "iou", v, (a["source"] as? String) ?? ""))
+        }
+        return cfg
     }
 
     public func csvPath(checkpoint: String, dataset: String, protocol p: EvalProtocol, root: String? = nil) -> String {
@@ -91,7 +99,8 @@ public struct ReferenceAgreement: Sendable {
 
 public enum Ablation {
     /// Runs what is missing, then writes the summary CSV, the model-size CSV, the plots and the report.
-    public static func run(config c: AblationConfig, log: (String) -> Void,
+    /// With `reportOnly`, nothing is evaluated: CSVs that are missing show as "—" (and journals are left alone).
+    public static func run(config c: AblationConfig, reportOnly: Bool = false, log: (String) -> Void,
                            progress: @escaping (EvalProgress) -> Void = { _ in }) throws -> String {
         var results: [String: [String: [ProtocolResult]]] = [:]    // checkpoint → dataset → results
         for ck in c.checkpoints {
@@ -99,7 +108,9 @@ public enum Ablation {
             for d in c.datasets {
                 let paths = d.protocols.map { c.csvPath(checkpoint: ck.name, dataset: d.name, protocol: $0) }
                 let missing = zip(d.protocols, paths).filter { !FileManager.default.fileExists(atPath: $0.1) }
-                if !missing.isEmpty {
+                if !missing.isEmpty && reportOnly {
+                    log("\(ck.name) × \(d.name): not evaluated yet: \(missing.map { $0.0.description }.joined(separator: ", "))")
+                } else if !missing.isEmpty {
                     if predictor == nil {
                         log("loading \(ck.path)")
                         predictor = SamPredictor(model: try SamLoader.load(checkpoint: ck.path))
@@ -112,7 +123,9 @@ public enum Ablation {
                                            options: EvalOptions(protocols: missing.map(\.0), outputs: missing.map(\.1), seed: c.seed,
                                                                 limit: c.limit, runDescription: desc), progress: progress)
                 }
-                results[ck.name, default: [:]][d.name] = try zip(d.protocols, paths).map { try ProtocolResult.read(path: $1, evalProtocol: $0) }
+                results[ck.name, default: [:]][d.name] = try zip(d.protocols, paths).compactMap { p, path in
+                    FileManager.default.fileExists(atPath: path) ? try ProtocolResult.read(path: path, evalProtocol: p) : nil
+                }
             }
         }
         var sizes: [ModelSizeRow] = []
@@ -270,6 +283,16 @@ public enum Ablation {
                     let b = rs.first { $0.evalProtocol == .box }?.mean("iou"), p = rs.first { $0.evalProtocol == .point }?.mean("iou")
                     return [b, p].map { $0.map { String(format: "%.3f", $0) } ?? "—" }.joined(separator: " / ")
                 }.joined(separator: " | ") + " |\n"
+            }
+            md += "\n"
+        }
+        if !c.anchors.isEmpty {
+            md += "## Published scores\n\n| checkpoint | data set | protocol | column | published | this run | difference | source |\n|---|---|---|---|---|---|---|---|\n"
+            for a in c.anchors {
+                let r = results[a.checkpoint]?[a.dataset]?.first { $0.evalProtocol.description == a.protocolName }
+                let v = r.map { $0.mean(a.column) }
+                md += "| \(a.checkpoint) | \(a.dataset) | \(a.protocolName) | \(a.column) | " + String(format: "%.3f", a.value) + " | "
+                md += (v.map { String(format: "%.4f | %+.4f", $0, $0 - a.value) } ?? "— | —") + " | \(a.source) |\n"
             }
             md += "\n"
         }

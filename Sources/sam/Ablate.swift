@@ -12,12 +12,15 @@ struct Ablate: ParsableCommand {
         """)
 
     @Argument(help: "Config file (JSON).") var config: String
+    @Flag(help: "Evaluate nothing: write the report from the CSVs that exist (missing ones show as —).") var reportOnly = false
+    @Flag(help: "Skip the model-size measurements (they load and time every checkpoint).") var noModelSize = false
 
     func run() throws {
         try runReportingErrors {
-            let c = try AblationConfig.load(path: config)
+            var c = try AblationConfig.load(path: config)
+            if noModelSize { c.modelSize = false }
             let tty = isatty(2) != 0
-            let report = try Ablation.run(config: c, log: { print($0) }) { p in
+            let report = try Ablation.run(config: c, reportOnly: reportOnly, log: { print($0) }) { p in
                 if tty { FileHandle.standardError.write(Data(("\r" + progressBar(p) + (p.done == p.total ? "\n" : "")).utf8)) }
             }
             print("report: \(report)")
