@@ -18,6 +18,14 @@ public enum Segmentation: Sendable, Hashable {
     public func decode(height h: Int, width w: Int, id: String = "") throws -> [UInt8] {
         switch self {
         case .polygons(let polys):
+            // Bounded before tracing: the trace walks every boundary step (5 per pixel), so a coordinate of 1e15 would
+            // never finish and 1e300 would trap converting to Int. COCO's vertices lie within about a pixel of the image.
+            let side = Double(max(h, w, 1))
+            for p in polys {
+                if let bad = p.first(where: { !$0.isFinite || $0 < -side || $0 > 2 * side }) {
+                    throw DatasetError.badSegmentation(id: id, detail: "polygon coordinate \(bad) lies far outside the \(w)×\(h) image")
+                }
+            }
             var out = [UInt8](repeating: 0, count: h * w)
             for p in polys {
                 let m = try decodeRLE(rleFromPolygon(p, height: h, width: w), height: h, width: w, id: id)
@@ -62,7 +70,8 @@ public func rleFromString(_ s: String) -> [UInt32] {
             p += 1; k += 1
             if !more && (c & 0x10) != 0 { x |= -1 << (5 * Int64(k)) }
         }
-        if counts.count > 2 { x += Int64(counts[counts.count - 2]) }
+        // Wrapping, as C's long arithmetic cast to uint: a run of continuation characters can fill all 64 bits.
+        if counts.count > 2 { x = x &+ Int64(counts[counts.count - 2]) }
         counts.append(UInt32(truncatingIfNeeded: x))
     }
     return counts
@@ -134,7 +143,7 @@ extension Dataset {
             if let s = d["counts"] as? String { return .compressedRLE(s) }
             if let c = d["counts"] as? [Any] {
                 return .rle(try c.map { v in
-                    guard let n = (v as? NSNumber)?.intValue, n >= 0 else { throw DatasetError.badSegmentation(id: id, detail: "RLE count \(v)") }
+                    guard let n = (v as? NSNumber)?.intValue, n >= 0, n <= Int(UInt32.max) else { throw DatasetError.badSegmentation(id: id, detail: "RLE count \(v)") }
                     return UInt32(n)
                 })
             }
