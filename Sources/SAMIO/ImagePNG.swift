@@ -27,6 +27,13 @@ enum PNGDecoder {
         }
         let sampleBytes = depth == 16 ? 2 : 1
         let count = width * height * channels * sampleBytes
+        // The filtered rows (a filter byte each) are deflated; deflate expands at most 1032:1 (a 258-byte match in
+        // two bits), so a file too short to hold them even then is refused before its buffer is allocated.
+        let filtered = height * ((width * channels * max(depth, 1) + 7) / 8 + 1)
+        guard filtered / 1032 <= data.count else {
+            throw ImageError.truncated(path, "PNG header says \(width)x\(height) (\(filtered) bytes of filtered rows), "
+                + "more than the file's \(data.count) bytes can hold at deflate's maximum ratio of 1032:1")
+        }
         var status: Int32 = 0
         let raw = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
             status = data.withUnsafeBufferPointer { buf in
