@@ -272,6 +272,17 @@ public final class HDF5File {
         return (shape, n)
     }
 
+    /// The shape in the header may claim far more than the file stores (a dataset never written reads as its fill
+    /// value): refuse before allocating `count × elementSize` bytes unless the stored bytes, even gzip-compressed at
+    /// deflate's maximum ratio of 1032:1, could hold them.
+    private func checkStorage(_ did: hid_t, count: Int, elementSize: Int, _ name: String) throws {
+        let stored = Int(clamping: H5Dget_storage_size(did))
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: elementSize)
+        guard !overflow, bytes / 1032 <= stored, bytes <= Self.maxElements * 8 else {
+            throw IOError.truncated(path, "dataset '\(name)' declares \(count) elements but stores only \(stored) bytes")
+        }
+    }
+
     private func datasetShape(_ did: hid_t, _ name: String) throws -> (shape: [Int], count: Int) {
         let space = H5Dget_space(did)
         guard space >= 0 else { throw fail("cannot read the dataspace of '\(name)'") }
@@ -314,6 +325,7 @@ public final class HDF5File {
             throw IOError.unsupported(path, "dataset '\(n)' is not numeric (HDF5 type class \(cls.rawValue))")
         }
         if count == 0 { return Tensor(shape: shape, data: []) }
+        try checkStorage(did, count: count, elementSize: 4, n)
         var status: herr_t = 0
         let t = Tensor(shape: shape) { buf in
             status = H5Dread(did, sam_h5t_native_float(), sam_h5s_all(), sam_h5s_all(), sam_h5p_default(), buf.baseAddress)
@@ -363,6 +375,7 @@ public final class HDF5File {
         }
         defer { H5Tclose(memType) }
         if count == 0 { return ([], size) }
+        try checkStorage(did, count: count, elementSize: size, name)
         var raw = [UInt8](repeating: 0, count: count * size)
         let status = raw.withUnsafeMutableBytes { H5Dread(did, memType, sam_h5s_all(), sam_h5s_all(), sam_h5p_default(), $0.baseAddress) }
         guard status >= 0 else { throw fail("cannot read dataset '\(name)'") }
