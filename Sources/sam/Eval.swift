@@ -58,8 +58,10 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var data: DatasetOptions
-    @Option(help: "Protocol(s): \(EvalProtocol.names); comma-separated for several.") var prompt: String
-    @Option(help: "Output CSV (with several protocols, a path containing {prompt}).") var out: String
+    @Option(help: "Protocol(s): \(EvalProtocol.names); comma-separated for several.") var prompt: String = ""
+    @Option(help: "Output CSV (with several protocols, a path containing {prompt}).") var out: String = ""
+    @Flag(help: "Only check the data set (pairing, decoding, sizes, empty objects) and list its objects; no model is loaded.")
+    var check = false
     @Option(help: "Evaluate only the first N objects (of the shard).") var limit: Int?
     @Option(help: "Evaluate shard k of n (1-based; contiguous blocks of the sorted objects); merge with `sam eval-merge`.")
     var shard: ShardArg?
@@ -68,6 +70,8 @@ struct Eval: ParsableCommand {
     var protocols: [EvalProtocol] { prompt.split(separator: ",").compactMap { EvalProtocol(String($0)) } }
 
     func validate() throws {
+        if check { return }
+        if prompt.isEmpty || out.isEmpty { throw ValidationError("give --prompt and --out (or --check)") }
         let parts = prompt.split(separator: ",")
         for p in parts where EvalProtocol(String(p)) == nil {
             throw ValidationError("unknown protocol '\(p)'; known: \(EvalProtocol.names)")
@@ -79,6 +83,13 @@ struct Eval: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let ds = try data.open()
+            if check {
+                let objs = Evaluation.objects(of: ds, shard: shard.map { ($0.k, $0.n) }, limit: limit)
+                var pixels = 0
+                for o in objs { pixels += try ds.load(o).truth.area }
+                print("\(ds.name): \(objs.count) objects, all readable, sizes matching; mean object area \(objs.isEmpty ? 0 : pixels / objs.count) pixels")
+                return
+            }
             let sam = try model.load()
             let predictor = SamPredictor(model: sam)
             let ps = protocols
