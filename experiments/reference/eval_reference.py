@@ -6,7 +6,7 @@ RITM's clicker (clicks_reference.py, cv2.distanceTransform). The CSV columns and
 `compare_eval.py` compares the two object by object.
 
   python eval_reference.py --checkpoint C.pth --dataset DIR --prompt box,point,clicks:5 --out 'out/{prompt}.csv'
-      [--ignore-value 128] [--instances binary|merged|separate] [--rotate-mismatched] [--limit N] [--seed S]
+      [--ignore-value 128] [--instances binary|merged|separate] [--rotate-mismatched] [--limit N] [--shard k/n] [--seed S]
 
 Protocols (one encoder pass per image serves every protocol given):
   box        tight inclusive box of the object pixels (ignore excluded), multimask off         -> id,iou
@@ -260,6 +260,7 @@ def main():
     ap.add_argument("--instances", choices=["binary", "merged", "separate"], default="binary")
     ap.add_argument("--rotate-mismatched", action="store_true")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--shard", default=None, help="k/n: the k-th of n contiguous blocks of the sorted objects (as sam eval)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args()
@@ -271,6 +272,9 @@ def main():
     sam, cfg, name = sam_config.load_sam(a.checkpoint, a.model_type)
     predictor = SamPredictor(sam)
     objs = list_objects(a.dataset, a.instances, a.ignore_value, a.rotate_mismatched)
+    if a.shard:
+        k, n = (int(v) for v in a.shard.split("/"))
+        objs = objs[(k - 1) * len(objs) // n: k * len(objs) // n]
     if a.limit:
         objs = objs[: a.limit]
     files = {}
