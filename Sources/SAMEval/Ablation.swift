@@ -285,6 +285,10 @@ public enum Ablation {
                 }.joined(separator: " | ") + " |\n"
             }
             md += "\n"
+            md += "Sizes of the presets (formula only; run `sam ablate` with their checkpoints for latency and scores): "
+            md += SAMConfig.presets.sorted { $0.value.parameterCount < $1.value.parameterCount }.map { name, cfg in
+                String(format: "%@ %.1f M parameters, %.0f encoder GFLOP", name, Double(cfg.parameterCount) / 1e6, Double(encoderFLOPs(cfg)) / 1e9)
+            }.joined(separator: "; ") + ".\n\n"
         }
         if !c.anchors.isEmpty {
             md += "## Published scores\n\n| checkpoint | data set | protocol | column | published | this run | difference | source |\n|---|---|---|---|---|---|---|---|\n"

@@ -5,6 +5,7 @@ import SAMEval
 import SAMInference
 import SAMIO
 import SAMModel
+import SAMTensor
 import XCTest
 
 final class EvaluationTests: XCTestCase {
@@ -96,5 +97,23 @@ final class EvaluationTests: XCTestCase {
         let (image, gt) = try ds.load(ds.objects[0])
         XCTAssertEqual(image.width, 4)
         XCTAssertEqual(gt.labels, [0, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0])
+    }
+}
+
+final class ModelSizeTests: XCTestCase {
+    /// The analytic encoder count against the FLOPs the encoder issues to BLAS, on a miniature model, a windowed
+    /// grid that needs padding (10 → 12 with window 4) and the demo-tiny sizes (formula only).
+    func testAnalyticEncoderFLOPsMatchTheGEMMsIssued() {
+        var c = SAMConfig(encoderEmbedDim: 16, encoderDepth: 3, encoderNumHeads: 2, encoderGlobalAttnIndexes: [1])
+        c.imageSize = 160; c.windowSize = 4
+        c.outChans = 32; c.promptEmbedDim = 32; c.maskInChans = 4; c.decoderNumHeads = 2; c.decoderMLPDim = 64; c.iouHeadHiddenDim = 32
+        let sam = SamLoader.random(config: c, seed: 1)
+        let input = Tensor(shape: [1, 3, 160, 160], repeating: 0.5)
+        let f0 = GEMMCounter.flops
+        _ = sam.imageEncoder(input, nil)
+        let measured = GEMMCounter.flops - f0
+        let analytic = encoderFLOPs(c)
+        XCTAssertEqual(measured, analytic)   // 7,499,264: every term of the formula, exactly
+        XCTAssertEqual(Double(encoderFLOPs(.demoTiny)) / 1e9, 70.5, accuracy: 1.5)   // sam bench's GEMM count: 70.5
     }
 }
