@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""Compare Meta's SamAutomaticMaskGenerator with `sam auto` on the same images and options.
+
+For each image, runs Meta's generator (segment_anything, commit dca509f, CPU) in a child process and `sam auto` in
+another, each measured with os.wait4 (wall time, peak resident memory of the process); the time of `generate` alone is
+reported by each side (Meta's: timed around `generate()` in the child; Swift's: the per-image time `sam auto` prints).
+Both write SA-1B JSON with coco_rle segmentations; masks are decoded with pycocotools and matched by mask IoU.
+
+Per image: mask counts, the fraction of reference masks with a Swift mask of IoU >= --iou (0.98) and the other way
+round, how many masks are bit-identical, wall time and peak memory of both.
+
+    python experiments/reference/amg_compare.py --checkpoint ../shared/checkpoints/sam_demo_tiny.pth \
+        --image ../shared/data/COCO_MVal/images/airplane09_000000208208.jpg \
+        --sam .build-amg/release/sam --work /tmp/amg_cmp --markdown reports/amg/x.md \
+        --pred-iou-thresh 0.1 --stability-score-thresh 0.5 --stability-score-offset 0.1
+
+Every generator option has the flag `sam auto` has (--points-per-side, --points-per-batch, --pred-iou-thresh,
+--stability-score-thresh, --stability-score-offset, --box-nms-thresh, --crop-n-layers, --crop-nms-thresh,
+--crop-overlap-ratio, --crop-n-points-downscale-factor, --point-grids FILE.json, --min-mask-region-area), with Meta's
+defaults. --reuse keeps results already in --work for the same checkpoint, image and options (the JSON files are
+written atomically, so an interrupted run can be resumed).
+
+--rle-check additionally runs `sam auto --format amg` (PNG masks) and `--output-mode uncompressed_rle` and checks that
+the coco_rle strings decode with pycocotools to exactly the PNG masks and to the uncompressed RLEs.
+
+Needs: segment-anything, torch, torchvision, numpy, pillow, pycocotools, opencv-python-headless (min_mask_region_area).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+OPTIONS = [
+    # (flag, Meta's keyword, type, default)
+    ("points-per-side", "points_per_side", int, None),
+    ("points-per-batch", "points_per_batch", int, 64),
+    ("pred-iou-thresh", "pred_iou_thresh", float, 0.88),
+    ("stability-score-thresh", "stability_score_thresh", float, 0.95),
+    ("stability-score-offset", "stability_score_offset", float, 1.0),
+    ("box-nms-thresh", "box_nms_thresh", float, 0.7),
+    ("crop-n-layers", "crop_n_layers", int, 0),
+    ("crop-nms-thresh", "crop_nms_thresh", float, 0.7),
+    ("crop-overlap-ratio", "crop_overlap_ratio", float, 512 / 1500),
+    ("crop-n-points-downscale-factor", "crop_n_points_downscale_factor", int, 1),
+    ("point-grids", "point_grids", str, None),
+    ("min-mask-region-area", "min_mask_region_area", int, 0),
+]
+
+
+def generator_kwargs(args):
+    kw = {}
+    for flag, key, _, default in OPTIONS:
+        v = getattr(args, key)
+        if key == "point_grids":
+            if v is not None:
+                with open(v) as f:
+                    kw["point_grids"] = [np.array(g, dtype=np.float64) for g in json.load(f)]
+                kw["points_per_side"] = None
+            continue
+        if key == "points_per_side":
+            if args.point_grids is None:
+                kw["points_per_side"] = 32 if v is None else v
+            continue
+        kw[key] = v
+    return kw
+
+
+def sam_flags(args):
+    out = []
+    for flag, key, _, default in OPTIONS:
+        v = getattr(args, key)
+        if v is None:
+            continue
+        out += ["--" + flag, repr(v) if isinstance(v, float) else str(v)]
+    return out
+
+
+def options_key(args):
+    d = {key: getattr(args, key) for _, key, _, _ in OPTIONS}
+    if args.point_grids:
+        with open(args.point_grids, "rb") as f:
+            d["point_grids"] = hashlib.sha256(f.read()).hexdigest()
+    return d
+
+
+# ---------------------------------------------------------------------------------------------------------- reference
+
+def run_reference_worker(args):
+    """Child process: Meta's generator on one image, SA-1B JSON out (atomically), timing on stdout."""
+    import torch
+    from PIL import Image
+
+    sys.path.insert(0, HERE)
+    from sam_config import load_sam, versions  # noqa: E402
+    from segment_anything import SamAutomaticMaskGenerator
+
+    sam, _, _ = load_sam(args.checkpoint)
+    if args.ref_device != "cpu":
+        # float32 throughout, as on the CPU: no TF32 in matmuls or convolutions
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        sam.to(args.ref_device)
+    image = np.array(Image.open(args.image).convert("RGB"))
+    gen = SamAutomaticMaskGenerator(sam, output_mode="coco_rle", **generator_kwargs(args))
+    t0 = time.perf_counter()
+    masks = gen.generate(image)
+    if args.ref_device != "cpu":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    doc = {
+        "image": {"file_name": os.path.basename(args.image), "width": int(image.shape[1]), "height": int(image.shape[0])},
+        "annotations": [dict(id=i, **m) for i, m in enumerate(masks)],
+    }
+    tmp = args.out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f)
+    os.replace(tmp, args.out)
+    print(json.dumps({"generate_seconds": seconds, "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "device": args.ref_device}))
+
+
+def run_measured(cmd, log):
+    """Runs cmd, returns (returncode, wall seconds, peak RSS in MiB, stdout text)."""
+    t0 = time.perf_counter()
+    with open(log, "w") as err:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        out = p.stdout.read().decode()
+        _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    return os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss / 1024.0, out
+
+
+# ---------------------------------------------------------------------------------------------------------- compare
+
+def load_rles(path):
+    with open(path) as f:
+        doc = json.load(f)
+    rles = []
+    for a in doc["annotations"]:
+        s = a["segmentation"]
+        rles.append({"size": s["size"], "counts": s["counts"].encode() if isinstance(s["counts"], str) else s["counts"]})
+    return doc, rles
+
+
+def match(ref_rles, swift_rles, thresh):
+    from pycocotools import mask as mu
+
+    if not ref_rles or not swift_rles:
+        return 0, 0, 0, np.zeros((len(ref_rles), len(swift_rles)))
+    iou = np.array(mu.iou(swift_rles, ref_rles, [0] * len(ref_rles)))  # swift × ref
+    iou = iou.reshape(len(swift_rles), len(ref_rles)).T  # ref × swift
+    ref_matched = int((iou.max(axis=1) >= thresh).sum())
+    swift_matched = int((iou.max(axis=0) >= thresh).sum())
+    ref_strings = {r["counts"] for r in ref_rles}
+    identical = sum(1 for r in swift_rles if r["counts"] in ref_strings)
+    return ref_matched, swift_matched, identical, iou
+
+
+def rle_check(args, image, work, stem):
+    """coco_rle strings of `sam auto` vs its PNG masks and its uncompressed RLEs, decoded with pycocotools."""
+    from PIL import Image
+    from pycocotools import mask as mu
+
+    res = {}
+    base = [args.sam, "auto", "--checkpoint", args.checkpoint, "--image", image] + sam_flags(args)
+    coco_dir, unc_dir, amg_dir = (os.path.join(work, d) for d in ("swift", "swift_unc", "swift_amg"))
+    for d, extra in ((unc_dir, ["--output-mode", "uncompressed_rle"]), (amg_dir, ["--format", "amg"])):
+        rc, _, _, _ = run_measured(base + ["--out", d] + extra, os.path.join(work, stem + ".rlecheck.log"))
+        if rc != 0:
+            raise SystemExit(f"sam auto failed for the RLE check ({d}), see {work}/{stem}.rlecheck.log")
+    with open(os.path.join(coco_dir, stem + ".json")) as f:
+        coco = json.load(f)["annotations"]
+    with open(os.path.join(unc_dir, stem + ".json")) as f:
+        unc = json.load(f)["annotations"]
+    bad_png = bad_unc = 0
+    for i, a in enumerate(coco):
+        h, w = a["segmentation"]["size"]
+        m = mu.decode({"size": [h, w], "counts": a["segmentation"]["counts"].encode()})
+        png = np.array(Image.open(os.path.join(amg_dir, stem, f"{i}.png"))) > 0
+        bad_png += int(not np.array_equal(m.astype(bool), png))
+        u = mu.frPyObjects(unc[i]["segmentation"], h, w)
+        bad_unc += int(u["counts"].decode() != a["segmentation"]["counts"] or int(mu.area(u)) != a["area"])
+    res.update(rle_masks=len(coco), rle_png_mismatch=bad_png, rle_uncompressed_mismatch=bad_unc)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--image", action="append", required=True, help="repeatable")
+    ap.add_argument("--sam", default=".build-amg/release/sam", help="the sam executable (release build)")
+    ap.add_argument("--work", help="folder for both sides' JSON and logs")
+    ap.add_argument("--markdown", help="append the table to this Markdown file")
+    ap.add_argument("--json", help="write every figure to this JSON file")
+    ap.add_argument("--title", default="", help="heading of the Markdown section")
+    ap.add_argument("--iou", type=float, default=0.98, help="mask IoU that counts as a match")
+    ap.add_argument("--ref-device", default="cpu", help="torch device of Meta's generator (cpu; cuda runs float32, no TF32)")
+    ap.add_argument("--reuse", action="store_true", help="keep results already in --work for the same inputs")
+    ap.add_argument("--skip-swift", action="store_true")
+    ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--rle-check", action="store_true")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    for flag, key, typ, default in OPTIONS:
+        ap.add_argument("--" + flag, dest=key, type=typ, default=default)
+    args = ap.parse_args()
+
+    if args.worker:
+        args.image = args.image[0]
+        run_reference_worker(args)
+        return
+
+    if not args.work:
+        ap.error("--work is required")
+    os.makedirs(os.path.join(args.work, "ref"), exist_ok=True)
+    os.makedirs(os.path.join(args.work, "swift"), exist_ok=True)
+    key = {"checkpoint": os.path.abspath(args.checkpoint), **options_key(args)}
+    rows = []
+    for image in args.image:
+        stem = os.path.splitext(os.path.basename(image))[0]
+        row = {"image": os.path.basename(image)}
+        meta_path = os.path.join(args.work, stem + ".meta.json")
+        meta = {}
+        if args.reuse and os.path.exists(meta_path):
+            with open(meta_path) as f:
+                meta = json.load(f)
+            if meta.get("key") != key or meta.get("image_path") != os.path.abspath(image):
+                meta = {}
+        ref_json = os.path.join(args.work, "ref", stem + ".json")
+        swift_json = os.path.join(args.work, "swift", stem + ".json")
+        if not args.skip_reference and not ("ref" in meta and os.path.exists(ref_json)):
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--checkpoint", args.checkpoint,
+                   "--image", image, "--out", ref_json, "--ref-device", args.ref_device] + sam_flags(args)
+            rc, wall, rss, out = run_measured(cmd, os.path.join(args.work, stem + ".ref.log"))
+            if rc != 0:
+                raise SystemExit(f"reference failed on {image}: see {args.work}/{stem}.ref.log")
+            meta["ref"] = {"wall_s": wall, "peak_mib": rss, **json.loads(out.strip().splitlines()[-1])}
+        if not args.skip_swift and not ("swift" in meta and os.path.exists(swift_json)):
+            cmd = [args.sam, "auto", "--checkpoint", args.checkpoint, "--image", image, "--out",
+                   os.path.join(args.work, "swift"), "--format", "sa1b", "--output-mode", "coco_rle"] + sam_flags(args)
+            log = os.path.join(args.work, stem + ".swift.log")
+            rc, wall, rss, _ = run_measured(cmd, log)
+            if rc != 0:
+                raise SystemExit(f"sam auto failed on {image} (exit {rc}): see {log}")
+            with open(log) as f:
+                m = re.findall(r"masks in ([0-9.]+) s", f.read())
+            meta["swift"] = {"wall_s": wall, "peak_mib": rss, "generate_seconds": float(m[-1]) if m else None}
+        meta.update(key=key, image_path=os.path.abspath(image))
+        with open(meta_path + ".tmp", "w") as f:
+            json.dump(meta, f)
+        os.replace(meta_path + ".tmp", meta_path)
+
+        if os.path.exists(ref_json) and os.path.exists(swift_json):
+            _, ref_rles = load_rles(ref_json)
+            _, swift_rles = load_rles(swift_json)
+            rm, sm, ident, _ = match(ref_rles, swift_rles, args.iou)
+            row.update(n_ref=len(ref_rles), n_swift=len(swift_rles), ref_matched=rm, swift_matched=sm, identical=ident)
+        for side in ("ref", "swift"):
+            if side in meta:
+                row[side + "_generate_s"] = meta[side].get("generate_seconds")
+                row[side + "_wall_s"] = meta[side]["wall_s"]
+                row[side + "_peak_mib"] = meta[side]["peak_mib"]
+        if args.rle_check:
+            row.update(rle_check(args, image, args.work, stem))
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    table = markdown(rows, args)
+    print(table)
+    if args.markdown:
+        with open(args.markdown, "a") as f:
+            f.write(table + "\n")
+    if args.json:
+        with open(args.json + ".tmp", "w") as f:
+            json.dump({"options": options_key(args), "checkpoint": args.checkpoint, "iou": args.iou, "rows": rows}, f, indent=1)
+        os.replace(args.json + ".tmp", args.json)
+    ok = all(r.get("n_ref") is not None and abs(r["n_ref"] - r["n_swift"]) <= 1
+             and (r["n_ref"] == 0 or r["ref_matched"] / r["n_ref"] >= 0.98)
+             and (r["n_swift"] == 0 or r["swift_matched"] / r["n_swift"] >= 0.98) for r in rows)
+    sys.exit(0 if ok or args.skip_reference or args.skip_swift else 1)
+
+
+def pct(a, b):
+    return "—" if b == 0 else f"{100.0 * a / b:.1f} %"
+
+
+def num(v, fmt):
+    return "—" if v is None else fmt.format(v)
+
+
+def markdown(rows, args):
+    opts = ", ".join(f"{k} {v}" for k, v in options_key(args).items()
+                     if v is not None and v != dict((o[1], o[3]) for o in OPTIONS).get(k))
+    lines = []
+    if args.title:
+        lines += [f"### {args.title}", ""]
+    lines += [f"Checkpoint `{os.path.basename(args.checkpoint)}`; options (beyond Meta's defaults): {opts or 'none'}; "
+              f"match = mask IoU ≥ {args.iou}.", ""]
+    head = ("| image | masks Meta | masks Swift | Δ | Meta matched | Swift matched | identical | Meta generate s | "
+            "Swift generate s | Meta wall s | Swift wall s | Meta peak MiB | Swift peak MiB |")
+    lines += [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        nr, ns = r.get("n_ref"), r.get("n_swift")
+        lines.append("| " + " | ".join([
+            r["image"], num(nr, "{}"), num(ns, "{}"), num(None if nr is None else ns - nr, "{:+d}"),
+            pct(r.get("ref_matched", 0), nr or 0), pct(r.get("swift_matched", 0), ns or 0), num(r.get("identical"), "{}"),
+            num(r.get("ref_generate_s"), "{:.1f}"), num(r.get("swift_generate_s"), "{:.1f}"),
+            num(r.get("ref_wall_s"), "{:.1f}"), num(r.get("swift_wall_s"), "{:.1f}"),
+            num(r.get("ref_peak_mib"), "{:.0f}"), num(r.get("swift_peak_mib"), "{:.0f}")]) + " |")
+    if any("rle_masks" in r for r in rows):
+        lines += ["", "| image | coco_rle masks | ≠ PNG mask (pycocotools decode) | ≠ uncompressed RLE (frPyObjects) |",
+                  "|---|---|---|---|"]
+        for r in rows:
+            if "rle_masks" in r:
+                lines.append(f"| {r['image']} | {r['rle_masks']} | {r['rle_png_mismatch']} | {r['rle_uncompressed_mismatch']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
