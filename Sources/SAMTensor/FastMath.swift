@@ -8,8 +8,11 @@ public typealias Float8 = SIMD8<Float>
 @inline(__always)
 public func exp8(_ v: Float8) -> Float8 {
     let x0 = v.clamped(lowerBound: Float8(repeating: -87.33654), upperBound: Float8(repeating: 88.72283))
-    var fx = x0 * 1.44269504088896341 + 0.5
-    fx = fx.rounded(.down)
+    // n = round(x·log2 e) with the 1.5·2^23 trick: no Float→Int conversion (Swift's generic SIMD conversion is a
+    // scalar loop); the integer sits in the low mantissa bits of t.
+    let magic = Float8(repeating: 12582912)
+    let t = x0 * 1.44269504088896341 + magic
+    let fx = t - magic
     var x = x0 - fx * 0.693359375
     x = x + fx * 2.12194440e-4
     let z = x * x
@@ -20,9 +23,9 @@ public func exp8(_ v: Float8) -> Float8 {
     y = y * x + 1.6666665459e-1
     y = y * x + 5.0000001201e-1
     y = y * z + x + 1
-    // 2^fx through the exponent bits
-    let n = SIMD8<Int32>(fx) &+ 127
-    let pow2 = unsafeBitCast(n &<< 23, to: Float8.self)
+    // 2^n through the exponent bits
+    let n = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    let pow2 = unsafeBitCast((n &+ 127) &<< 23, to: Float8.self)
     return y * pow2
 }
 
