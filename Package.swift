@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "SAMTensorTests", dependencies: ["SAMTensor", "SAMIO", "SAMTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SAMIOTests", dependencies: ["SAMIO", "SAMTensor", "SAMTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SAMModelTests", dependencies: ["SAMModel", "SAMInference", "SAMEval", "SAMIO", "SAMTensor", "SAMTestSupport"]),
-        .testTarget(name: "SAMEvalTests", dependencies: ["SAMEval", "SAMInference", "SAMModel", "SAMIO", "SAMTensor", "SAMTestSupport"]),
+        .testTarget(name: "SAMEvalTests", dependencies: ["SAMEval", "SAMInference", "SAMModel", "SAMIO", "SAMTensor", "SAMTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SAMInferenceTests", dependencies: ["SAMInference", "SAMModel", "SAMEval", "SAMIO", "SAMTensor", "SAMTestSupport"]),
     ]
 )
