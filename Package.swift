@@ -10,6 +10,9 @@
 import PackageDescription
 
 let release: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+// The kernel floor is optimised in debug builds too: its SIMD code is generic in Swift's standard library and only
+// specialised by the optimiser, so an unoptimised softmax is ~100× slower and the golden tests would crawl.
+let kernels: [SwiftSetting] = release + [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 let package = Package(
     name: "SAMSwift",
@@ -30,7 +33,7 @@ let package = Package(
         .systemLibrary(name: "CMalloc"),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
         // Floor 1.
-        .target(name: "SAMTensor", dependencies: ["CBLAS"], swiftSettings: release),
+        .target(name: "SAMTensor", dependencies: ["CBLAS"], swiftSettings: kernels),
         .target(name: "SAMIO", dependencies: ["SAMTensor", "CPNG", "CJPEG", "CHDF5"], swiftSettings: release),
         // Floor 2.
         .target(name: "SAMModel", dependencies: ["SAMTensor"], swiftSettings: release),
