@@ -3,6 +3,7 @@
 // bad files must throw the right ImageError naming the file; real data sets are checked against stored digests.
 
 import Foundation
+import SAMTestSupport
 import XCTest
 @testable import SAMIO
 
