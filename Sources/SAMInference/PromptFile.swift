@@ -89,7 +89,7 @@ public enum MaskInput {
         defer { try? f.close() }
         let t = try f.readTensor("low_res_logits")
         guard t.rank == 3, t.shape[1] == m, t.shape[2] == m else {
-            throw PromptError.maskInputShape(expected: [t.rank == 3 ? t.shape[0] : 1, m, m], found: t.shape)
+            throw PromptFileError.bad(path, "low_res_logits has shape \(t.shape), this model needs C×\(m)×\(m) (the file is from a model of another size?)")
         }
         var k = index ?? 0
         if index == nil, f.contains("iou_predictions") {
