@@ -1,0 +1,98 @@
+// Shared pieces of the SAMInference tests: the tiny reference model and image, temporary folders, FNV-1a, packed
+// masks, and running the `sam` executable built next to the test bundle.
+import Foundation
+import SAMInference
+import SAMIO
+import SAMModel
+import SAMTensor
+import SAMTestSupport
+import XCTest
+
+enum Tiny {
+    private static var cached: Sam?
+
+    /// `Tests/Fixtures/reference/tiny_random.pth`: 128² input, 32×32 low-res masks, 3 multimask outputs.
+    static func model() throws -> Sam {
+        if let m = cached { return m }
+        let m = try SamLoader.load(checkpoint: Paths.fixture("reference/tiny_random.pth"))
+        cached = m
+        return m
+    }
+
+    /// `image_small.png`, 120 wide × 160 high — the input of every `tiny_*.h5` dump.
+    static func image() throws -> RGBImage { try ImageReader.readRGB(path: Paths.fixture("reference/image_small.png")) }
+
+    /// A predictor with the tiny model and `image_small.png` set.
+    static func predictor() throws -> SamPredictor {
+        let p = SamPredictor(model: try model())
+        p.setImage(try image())
+        return p
+    }
+}
+
+/// A fresh empty folder under the system temporary directory, removed at the end of the test.
+func temporaryFolder(_ test: XCTestCase) throws -> String {
+    let dir = (NSTemporaryDirectory() as NSString).appendingPathComponent("SAMInferenceTests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+    return dir
+}
+
+/// FNV-1a 64 as 16 lowercase hex digits (the hash the fixture script writes).
+func fnv1a64<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+    let s = String(h, radix: 16)
+    return String(repeating: "0", count: 16 - s.count) + s
+}
+
+/// `np.packbits` undone: pixel k is bit 7 − k % 8 of byte k / 8.
+func unpackBits(_ bytes: ArraySlice<UInt8>, count: Int) -> [UInt8] {
+    (0..<count).map { k in (bytes[bytes.startIndex + k / 8] >> (7 - UInt8(k % 8))) & 1 }
+}
+
+/// Fraction of positions where two equally long 0/1 arrays agree (0 when the lengths differ).
+func agreement<A: Collection, B: Collection>(_ a: A, _ b: B) -> Double where A.Element == UInt8, B.Element == UInt8 {
+    guard a.count == b.count, a.count > 0 else { return 0 }
+    var same = 0
+    for (x, y) in zip(a, b) where (x != 0) == (y != 0) { same += 1 }
+    return Double(same) / Double(a.count)
+}
+
+func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
+    guard a.count == b.count else { return .infinity }
+    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
+
+/// The `sam` executable of the same build as this test bundle (`swift build --build-tests` builds it beside the
+/// `.xctest`), or an XCTSkip that says how to get it.
+func samExecutable() throws -> String {
+    var candidates: [URL] = []
+    if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
+    for b in Bundle.allBundles { candidates.append(b.bundleURL.deletingLastPathComponent()) }
+    candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+    for dir in candidates {
+        let p = dir.appendingPathComponent("sam").path
+        if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    throw XCTSkip("the `sam` executable is not beside the test bundle (looked in \(candidates.map(\.path))); "
+                  + "run `swift build --build-tests` before `swift test --skip-build`")
+}
+
+struct ProcessResult { var status: Int32; var stdout: String; var stderr: String }
+
+/// Runs `sam` with `arguments`, returning its exit status and both outputs.
+func runSam(_ arguments: [String]) throws -> ProcessResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: try samExecutable())
+    p.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    // read before waiting so that a full pipe cannot block the child
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                         stderr: String(decoding: e, as: UTF8.self))
+}
