@@ -291,12 +291,12 @@ public enum Ablation {
             }.joined(separator: "; ") + ".\n\n"
         }
         if !c.anchors.isEmpty {
-            md += "## Published scores\n\n| checkpoint | data set | protocol | column | published | this run | difference | source |\n|---|---|---|---|---|---|---|---|\n"
+            md += "## Published scores\n\n| checkpoint | data set | protocol | column | published | this run | objects | difference | source |\n|---|---|---|---|---|---|---|---|---|\n"
             for a in c.anchors {
                 let r = results[a.checkpoint]?[a.dataset]?.first { $0.evalProtocol.description == a.protocolName }
                 let v = r.map { $0.mean(a.column) }
                 md += "| \(a.checkpoint) | \(a.dataset) | \(a.protocolName) | \(a.column) | " + String(format: "%.3f", a.value) + " | "
-                md += (v.map { String(format: "%.4f | %+.4f", $0, $0 - a.value) } ?? "— | —") + " | \(a.source) |\n"
+                md += (v.map { String(format: "%.4f | %d | %+.4f", $0, r!.ids.count, $0 - a.value) } ?? "— | — | —") + " | \(a.source) |\n"
             }
             md += "\n"
         }
