@@ -63,7 +63,7 @@ struct AutoGeneratorOptions: ParsableArguments {
         o.cropNPointsDownscaleFactor = cropNPointsDownscaleFactor
         o.minMaskRegionArea = minMaskRegionArea
         o.outputMode = outputMode.flatMap(AMGOutputMode.init(rawValue:)) ?? (format == .amg ? .binaryMask : .cocoRLE)
-        do { try o.validate() } catch let e as AMGError { throw ValidationError(e.description) }
+        try o.validate()
         return o
     }
 }
@@ -100,6 +100,10 @@ struct Auto: ParsableCommand {
         }
         if format == .amg, let m = generator.outputMode, m != AMGOutputMode.binaryMask.rawValue {
             throw ValidationError("--format amg writes PNG masks: --output-mode must be binary_mask (or left out)")
+        }
+        // every option but the contents of --point-grids (a file: read in run, bad contents are bad input)
+        if generator.pointGrids == nil {
+            do { _ = try generator.options(format: format) } catch let e as AMGError { throw ValidationError(e.description) }
         }
     }
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Compare Meta's SamAutomaticMaskGenerator with `sam auto` on the same images and options.
 
-For each image, runs Meta's generator (segment_anything, commit dca509f, CPU) in a child process and `sam auto` in
-another, each measured with os.wait4 (wall time, peak resident memory of the process); the time of `generate` alone is
-reported by each side (Meta's: timed around `generate()` in the child; Swift's: the per-image time `sam auto` prints).
+For each image, runs Meta's generator (segment_anything, commit dca509f) in a child process and `sam auto` in
+another, each measured with os.wait4 (wall time, user + system CPU time, peak resident memory of the process); the time
+of `generate` alone is reported by each side (Meta's: timed around `generate()` in the child; Swift's: the per-image
+time `sam auto` prints). --ref-device cuda runs Meta's network on a GPU (one child for every image; its outputs are
+moved back to the CPU, so filtering and NMS still run in the CPU kernels).
 Both write SA-1B JSON with coco_rle segmentations; masks are decoded with pycocotools and matched by mask IoU.
 
 Per image: mask counts, the fraction of reference masks with a Swift mask of IoU >= --iou (0.98) and the other way
@@ -95,12 +97,14 @@ def options_key(args):
 # ---------------------------------------------------------------------------------------------------------- reference
 
 def run_reference_worker(args):
-    """Child process: Meta's generator on one image, SA-1B JSON out (atomically), timing on stdout."""
+    """Child process: Meta's generator on each --image (written to the matching --out, atomically); one JSON line of
+    timing per image on stdout. On the CPU the parent starts one child per image (its peak RSS is that image's); on a
+    GPU one child does every image."""
     import torch
     from PIL import Image
 
     sys.path.insert(0, HERE)
-    from sam_config import load_sam, versions  # noqa: E402
+    from sam_config import load_sam  # noqa: E402
     from segment_anything import SamAutomaticMaskGenerator
 
     sam, _, _ = load_sam(args.checkpoint)
@@ -109,45 +113,67 @@ def run_reference_worker(args):
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         sam.to(args.ref_device)
-    image = np.array(Image.open(args.image).convert("RGB"))
-    gen = SamAutomaticMaskGenerator(sam, output_mode="coco_rle", **generator_kwargs(args))
-    t0 = time.perf_counter()
-    masks = gen.generate(image)
+    try:
+        import pycocotools  # noqa: F401
+        mode = "coco_rle"
+    except ImportError:  # a machine without pycocotools: uncompressed RLEs, compressed where the comparison runs
+        mode = "uncompressed_rle"
+    gen = SamAutomaticMaskGenerator(sam, output_mode=mode, **generator_kwargs(args))
     if args.ref_device != "cpu":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - t0
-    doc = {
-        "image": {"file_name": os.path.basename(args.image), "width": int(image.shape[1]), "height": int(image.shape[0])},
-        "annotations": [dict(id=i, **m) for i, m in enumerate(masks)],
-    }
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f)
-    os.replace(tmp, args.out)
-    print(json.dumps({"generate_seconds": seconds, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                      "device": args.ref_device}))
+        # Only the network runs on the GPU: its outputs come back to the CPU, so filtering, boxes, RLEs and every NMS
+        # run in PyTorch's and torchvision's CPU kernels, as in a CPU run (the CUDA NMS sorts ties differently).
+        predict_on_device = gen.predictor.predict_torch
+
+        def predict_then_cpu(*a, **k):
+            masks, iou, low = predict_on_device(*a, **k)
+            return masks.cpu(), iou.cpu(), low.cpu()
+
+        gen.predictor.predict_torch = predict_then_cpu
+    for image_path, out in zip(args.image, args.out):
+        image = np.array(Image.open(image_path).convert("RGB"))
+        t0 = time.perf_counter()
+        masks = gen.generate(image)
+        if args.ref_device != "cpu":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+        doc = {
+            "image": {"file_name": os.path.basename(image_path), "width": int(image.shape[1]), "height": int(image.shape[0])},
+            "annotations": [dict(id=i, **m) for i, m in enumerate(masks)],
+        }
+        with open(out + ".tmp", "w") as f:
+            json.dump(doc, f)
+        os.replace(out + ".tmp", out)
+        print(json.dumps({"image": os.path.basename(image_path), "generate_seconds": seconds, "torch": torch.__version__,
+                          "threads": torch.get_num_threads(), "device": args.ref_device}), flush=True)
 
 
 def run_measured(cmd, log):
-    """Runs cmd, returns (returncode, wall seconds, peak RSS in MiB, stdout text)."""
+    """Runs cmd, returns (returncode, wall seconds, peak RSS in MiB, stdout text, CPU seconds (user + system))."""
     t0 = time.perf_counter()
     with open(log, "w") as err:
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
         out = p.stdout.read().decode()
         _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
-    return os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss / 1024.0, out
+    return os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss / 1024.0, out, usage.ru_utime + usage.ru_stime
 
 
 # ---------------------------------------------------------------------------------------------------------- compare
 
 def load_rles(path):
+    """pycocotools RLEs (counts as bytes) of an SA-1B JSON whose segmentations are coco or uncompressed RLEs."""
+    from pycocotools import mask as mu
+
     with open(path) as f:
         doc = json.load(f)
     rles = []
     for a in doc["annotations"]:
         s = a["segmentation"]
-        rles.append({"size": s["size"], "counts": s["counts"].encode() if isinstance(s["counts"], str) else s["counts"]})
+        if isinstance(s["counts"], list):
+            h, w = s["size"]
+            rles.append(mu.frPyObjects({"size": [h, w], "counts": s["counts"]}, h, w))
+        else:
+            rles.append({"size": s["size"], "counts": s["counts"].encode()})
     return doc, rles
 
 
@@ -174,7 +200,7 @@ def rle_check(args, image, work, stem):
     base = [args.sam, "auto", "--checkpoint", args.checkpoint, "--image", image] + sam_flags(args)
     coco_dir, unc_dir, amg_dir = (os.path.join(work, d) for d in ("swift", "swift_unc", "swift_amg"))
     for d, extra in ((unc_dir, ["--output-mode", "uncompressed_rle"]), (amg_dir, ["--format", "amg"])):
-        rc, _, _, _ = run_measured(base + ["--out", d] + extra, os.path.join(work, stem + ".rlecheck.log"))
+        rc, _, _, _, _ = run_measured(base + ["--out", d] + extra, os.path.join(work, stem + ".rlecheck.log"))
         if rc != 0:
             raise SystemExit(f"sam auto failed for the RLE check ({d}), see {work}/{stem}.rlecheck.log")
     with open(os.path.join(coco_dir, stem + ".json")) as f:
@@ -209,13 +235,12 @@ def main():
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--rle-check", action="store_true")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--out", help=argparse.SUPPRESS)
+    ap.add_argument("--out", action="append", help=argparse.SUPPRESS)
     for flag, key, typ, default in OPTIONS:
         ap.add_argument("--" + flag, dest=key, type=typ, default=default)
     args = ap.parse_args()
 
     if args.worker:
-        args.image = args.image[0]
         run_reference_worker(args)
         return
 
@@ -223,43 +248,76 @@ def main():
         ap.error("--work is required")
     os.makedirs(os.path.join(args.work, "ref"), exist_ok=True)
     os.makedirs(os.path.join(args.work, "swift"), exist_ok=True)
-    key = {"checkpoint": os.path.abspath(args.checkpoint), **options_key(args)}
-    rows = []
-    for image in args.image:
-        stem = os.path.splitext(os.path.basename(image))[0]
-        row = {"image": os.path.basename(image)}
-        meta_path = os.path.join(args.work, stem + ".meta.json")
-        meta = {}
+    # results are reused for the same checkpoint file name, image file name and options
+    key = {"checkpoint": os.path.basename(args.checkpoint), **options_key(args)}
+
+    def stem_of(image):
+        return os.path.splitext(os.path.basename(image))[0]
+
+    def paths(image):
+        st = stem_of(image)
+        return (os.path.join(args.work, st + ".meta.json"), os.path.join(args.work, "ref", st + ".json"),
+                os.path.join(args.work, "swift", st + ".json"))
+
+    def load_meta(image):
+        meta_path = paths(image)[0]
         if args.reuse and os.path.exists(meta_path):
             with open(meta_path) as f:
                 meta = json.load(f)
-            if meta.get("key") != key or meta.get("image_path") != os.path.abspath(image):
-                meta = {}
-        ref_json = os.path.join(args.work, "ref", stem + ".json")
-        swift_json = os.path.join(args.work, "swift", stem + ".json")
-        if not args.skip_reference and not ("ref" in meta and os.path.exists(ref_json)):
-            cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--checkpoint", args.checkpoint,
-                   "--image", image, "--out", ref_json, "--ref-device", args.ref_device] + sam_flags(args)
-            rc, wall, rss, out = run_measured(cmd, os.path.join(args.work, stem + ".ref.log"))
-            if rc != 0:
-                raise SystemExit(f"reference failed on {image}: see {args.work}/{stem}.ref.log")
-            meta["ref"] = {"wall_s": wall, "peak_mib": rss, **json.loads(out.strip().splitlines()[-1])}
-        if not args.skip_swift and not ("swift" in meta and os.path.exists(swift_json)):
-            cmd = [args.sam, "auto", "--checkpoint", args.checkpoint, "--image", image, "--out",
-                   os.path.join(args.work, "swift"), "--format", "sa1b", "--output-mode", "coco_rle"] + sam_flags(args)
-            log = os.path.join(args.work, stem + ".swift.log")
-            rc, wall, rss, _ = run_measured(cmd, log)
-            if rc != 0:
-                raise SystemExit(f"sam auto failed on {image} (exit {rc}): see {log}")
-            with open(log) as f:
-                m = re.findall(r"masks in ([0-9.]+) s", f.read())
-            meta["swift"] = {"wall_s": wall, "peak_mib": rss, "generate_seconds": float(m[-1]) if m else None}
-        meta.update(key=key, image_path=os.path.abspath(image))
+            if meta.get("key") == key and meta.get("image") == os.path.basename(image):
+                return meta
+        return {}
+
+    def save_meta(image, meta):
+        meta_path = paths(image)[0]
+        meta.update(key=key, image=os.path.basename(image))
         with open(meta_path + ".tmp", "w") as f:
             json.dump(meta, f)
         os.replace(meta_path + ".tmp", meta_path)
 
-        if os.path.exists(ref_json) and os.path.exists(swift_json):
+    metas = {image: load_meta(image) for image in args.image}
+    for image in args.image:  # a fresh run forgets results of other inputs
+        if not metas[image]:
+            save_meta(image, {})
+
+    # Meta's generator: one child per image on the CPU (peak RSS per image), one child for all on a GPU
+    todo = [im for im in args.image if not ("ref" in metas[im] and os.path.exists(paths(im)[1]))]
+    if not args.skip_reference and todo:
+        groups = [[im] for im in todo] if args.ref_device == "cpu" else [todo]
+        for group in groups:
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--checkpoint", args.checkpoint,
+                   "--ref-device", args.ref_device] + sam_flags(args)
+            for im in group:
+                cmd += ["--image", im, "--out", paths(im)[1]]
+            log = os.path.join(args.work, stem_of(group[0]) + ".ref.log")
+            rc, wall, rss, out, cpu = run_measured(cmd, log)
+            if rc != 0:
+                raise SystemExit(f"reference failed on {group}: see {log}")
+            lines = [json.loads(line) for line in out.strip().splitlines() if line.startswith("{")]
+            for im, info in zip(group, lines):
+                one = len(group) == 1
+                metas[im]["ref"] = {"wall_s": wall if one else None, "cpu_s": cpu if one else None, "peak_mib": rss, **info}
+                save_meta(im, metas[im])
+
+    rows = []
+    for image in args.image:
+        meta = metas[image]
+        _, ref_json, swift_json = paths(image)
+        stem = stem_of(image)
+        row = {"image": os.path.basename(image)}
+        if not args.skip_swift and not ("swift" in meta and os.path.exists(swift_json)):
+            cmd = [args.sam, "auto", "--checkpoint", args.checkpoint, "--image", image, "--out",
+                   os.path.join(args.work, "swift"), "--format", "sa1b", "--output-mode", "coco_rle"] + sam_flags(args)
+            log = os.path.join(args.work, stem + ".swift.log")
+            rc, wall, rss, _, cpu = run_measured(cmd, log)
+            if rc != 0:
+                raise SystemExit(f"sam auto failed on {image} (exit {rc}): see {log}")
+            with open(log) as f:
+                m = re.findall(r"masks in ([0-9.]+) s", f.read())
+            meta["swift"] = {"wall_s": wall, "cpu_s": cpu, "peak_mib": rss, "generate_seconds": float(m[-1]) if m else None}
+            save_meta(image, meta)
+
+        if os.path.exists(ref_json) and os.path.exists(swift_json) and "ref" in meta and "swift" in meta:
             _, ref_rles = load_rles(ref_json)
             _, swift_rles = load_rles(swift_json)
             rm, sm, ident, _ = match(ref_rles, swift_rles, args.iou)
@@ -268,7 +326,9 @@ def main():
             if side in meta:
                 row[side + "_generate_s"] = meta[side].get("generate_seconds")
                 row[side + "_wall_s"] = meta[side]["wall_s"]
+                row[side + "_cpu_s"] = meta[side].get("cpu_s")
                 row[side + "_peak_mib"] = meta[side]["peak_mib"]
+        row["ref_device"] = meta.get("ref", {}).get("device")
         if args.rle_check:
             row.update(rle_check(args, image, args.work, stem))
         rows.append(row)
@@ -283,7 +343,7 @@ def main():
         with open(args.json + ".tmp", "w") as f:
             json.dump({"options": options_key(args), "checkpoint": args.checkpoint, "iou": args.iou, "rows": rows}, f, indent=1)
         os.replace(args.json + ".tmp", args.json)
-    ok = all(r.get("n_ref") is not None and abs(r["n_ref"] - r["n_swift"]) <= 1
+    ok = all(r.get("n_ref") is not None and r.get("n_swift") is not None and abs(r["n_ref"] - r["n_swift"]) <= 1
              and (r["n_ref"] == 0 or r["ref_matched"] / r["n_ref"] >= 0.98)
              and (r["n_swift"] == 0 or r["swift_matched"] / r["n_swift"] >= 0.98) for r in rows)
     sys.exit(0 if ok or args.skip_reference or args.skip_swift else 1)
@@ -305,16 +365,17 @@ def markdown(rows, args):
         lines += [f"### {args.title}", ""]
     lines += [f"Checkpoint `{os.path.basename(args.checkpoint)}`; options (beyond Meta's defaults): {opts or 'none'}; "
               f"match = mask IoU ≥ {args.iou}.", ""]
-    head = ("| image | masks Meta | masks Swift | Δ | Meta matched | Swift matched | identical | Meta generate s | "
-            "Swift generate s | Meta wall s | Swift wall s | Meta peak MiB | Swift peak MiB |")
+    head = ("| image | Meta on | masks Meta | masks Swift | Δ | Meta matched | Swift matched | identical | Meta generate s | "
+            "Swift generate s | Meta wall s | Swift wall s | Meta CPU s | Swift CPU s | Meta peak MiB | Swift peak MiB |")
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         nr, ns = r.get("n_ref"), r.get("n_swift")
         lines.append("| " + " | ".join([
-            r["image"], num(nr, "{}"), num(ns, "{}"), num(None if nr is None else ns - nr, "{:+d}"),
+            r["image"], r.get("ref_device") or "—", num(nr, "{}"), num(ns, "{}"), num(None if nr is None else ns - nr, "{:+d}"),
             pct(r.get("ref_matched", 0), nr or 0), pct(r.get("swift_matched", 0), ns or 0), num(r.get("identical"), "{}"),
             num(r.get("ref_generate_s"), "{:.1f}"), num(r.get("swift_generate_s"), "{:.1f}"),
             num(r.get("ref_wall_s"), "{:.1f}"), num(r.get("swift_wall_s"), "{:.1f}"),
+            num(r.get("ref_cpu_s"), "{:.1f}"), num(r.get("swift_cpu_s"), "{:.1f}"),
             num(r.get("ref_peak_mib"), "{:.0f}"), num(r.get("swift_peak_mib"), "{:.0f}")]) + " |")
     if any("rle_masks" in r for r in rows):
         lines += ["", "| image | coco_rle masks | ≠ PNG mask (pycocotools decode) | ≠ uncompressed RLE (frPyObjects) |",
