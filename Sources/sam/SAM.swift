@@ -28,7 +28,7 @@ struct SAMCommand: ParsableCommand {
         commandName: "sam",
         abstract: "Segment Anything in Swift: verify against Meta's reference, segment, evaluate, benchmark.",
         discussion: """
-        Exit status: 0 success; 1 a verification or comparison failed; 2 bad command line; 3 bad input \
+        Exit status: 0 success; 1 a verification or comparison failed; 64 bad command line; 3 bad input \
         (missing or corrupt file, unknown key, wrong shape, bad prompt).
         """,
         subcommands: [Demo.self, Segment.self, Embed.self, Verify.self, Bench.self, Eval.self, EvalMerge.self, Ablate.self, Auto.self])
