@@ -129,12 +129,16 @@ public enum Ablation {
             }
         }
         var sizes: [ModelSizeRow] = []
+        let sizesPath = (c.csvDir as NSString).appendingPathComponent("model_size.csv")
         if c.modelSize {
             for ck in c.checkpoints {
                 log("model size: \(ck.name)")
                 sizes.append(try ModelSize.measure(name: ck.name, checkpoint: ck.path))
             }
-            try writeSizes(sizes, to: (c.csvDir as NSString).appendingPathComponent("model_size.csv"))
+            try writeSizes(sizes, to: sizesPath)
+        } else if let earlier = readSizes(sizesPath) {
+            log("model sizes from \(sizesPath)")
+            sizes = earlier
         }
         let agreement = c.referenceDir.map { compareWithReference(c, results: results, referenceDir: $0) } ?? []
         try writeSummary(c, results: results, to: (c.csvDir as NSString).appendingPathComponent("summary.csv"))
@@ -207,6 +211,22 @@ public enum Ablation {
             }
         } } }
         try AtomicFile.write(s, to: path)
+    }
+
+    /// The rows of an earlier `model_size.csv`, if it exists and parses.
+    static func readSizes(_ path: String) -> [ModelSizeRow]? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        var rows: [ModelSizeRow] = []
+        for line in text.split(separator: "\n").dropFirst() {
+            let f = csvSplit(String(line))
+            guard f.count == 11, let dim = Int(f[1]), let depth = Int(f[2]), let heads = Int(f[3]), let params = Int(f[5]),
+                  let ga = Double(f[6]), let gm = Double(f[7]), let es = Double(f[8]), let ds = Double(f[9]), let pb = Int(f[10]) else { return nil }
+            let cfg = SAMConfig(encoderEmbedDim: dim, encoderDepth: depth, encoderNumHeads: heads,
+                                encoderGlobalAttnIndexes: f[4].split(separator: ",").compactMap { Int($0) })
+            rows.append(ModelSizeRow(name: f[0], config: cfg, parameters: params, encoderGFLOP: ga, measuredEncoderGFLOP: gm,
+                                     encoderSeconds: es, decoderSeconds: ds, peakBytes: pb))
+        }
+        return rows
     }
 
     static func writeSizes(_ rows: [ModelSizeRow], to path: String) throws {

@@ -13,7 +13,7 @@ struct Ablate: ParsableCommand {
 
     @Argument(help: "Config file (JSON).") var config: String
     @Flag(help: "Evaluate nothing: write the report from the CSVs that exist (missing ones show as —).") var reportOnly = false
-    @Flag(help: "Skip the model-size measurements (they load and time every checkpoint).") var noModelSize = false
+    @Flag(help: "Skip the model-size measurements (they load and time every checkpoint); an earlier model_size.csv is reported instead.") var noModelSize = false
 
     func run() throws {
         try runReportingErrors {
