@@ -1,15 +1,54 @@
 // Element-wise kernels and normalisations over float32 tensors.
 import Foundation
 
-/// Runs `body(range)` over `0..<count` split into chunks on both cores (or serially when small).
+/// Runs `body(range)` over `0..<count` split into chunks on both cores (or serially when small, or when the calling
+/// thread is one of `parallelItems`'s workers).
 @inline(__always)
 public func parallelChunks(_ count: Int, minChunk: Int = 16384, _ body: (Range<Int>) -> Void) {
     let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, count / minChunk))
-    if workers <= 1 { body(0..<count); return }
+    if workers <= 1 || SerialThread.isOn { body(0..<count); return }
     let step = (count + workers - 1) / workers
     DispatchQueue.concurrentPerform(iterations: workers) { w in
         let lo = w * step, hi = min(count, lo + step)
         if lo < hi { body(lo..<hi) }
+    }
+}
+
+/// Marks the threads of `parallelItems`: every kernel called from them (products, element-wise passes) runs on that
+/// one thread, so that independent items, not the kernels inside one item, share the cores.
+public enum SerialThread {
+    static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        precondition(pthread_key_create(&k, nil) == 0, "pthread_key_create failed")
+        return k
+    }()
+
+    /// True on a thread inside `parallelItems`.
+    @inline(__always)
+    public static var isOn: Bool { pthread_getspecific(key) != nil }
+
+    /// Runs `body` with the mark set on the current thread (restored afterwards: pool threads are reused).
+    public static func run<T>(_ body: () throws -> T) rethrows -> T {
+        let before = pthread_getspecific(key)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(key, before) }
+        return try body()
+    }
+}
+
+/// Runs `body(i)` for every i in `0..<count`, the items spread over the cores, each item on one thread with its
+/// kernels single-threaded (`SerialThread`). For many equal, independent items (the prompts of a decoder batch) this
+/// keeps both cores busy without the per-kernel split and join, and each item's working set stays in cache.
+/// Worker w takes items w, w + W, w + 2W, ….
+public func parallelItems(_ count: Int, _ body: (Int) -> Void) {
+    let workers = min(ProcessInfo.processInfo.activeProcessorCount, count)
+    if workers <= 1 || SerialThread.isOn {
+        // one item (or one core, or already inside a worker): the kernels keep whatever threads they may use
+        for i in 0..<count { body(i) }
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+        SerialThread.run { for i in stride(from: w, to: count, by: workers) { body(i) } }
     }
 }
 
@@ -149,6 +188,29 @@ public func layerNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) -
 public func permute(_ x: Tensor, _ perm: [Int]) -> Tensor {
     precondition(perm.count == x.rank && Set(perm).count == x.rank, "permute: bad permutation \(perm) for \(x.shape)")
     let newShape = perm.map { x.shape[$0] }
+    // The swap of the last two axes ([..., M, N] → [..., N, M], token sequences ↔ channel planes in the decoder and
+    // the neck) as blocked transposes: the element loop below reads with a stride of N floats, a cache miss each.
+    if x.rank >= 2 && Array(perm.dropLast(2)) == Array(0..<(x.rank - 2)) && perm[x.rank - 2] == x.rank - 1 {
+        let m = x.shape[x.rank - 2], n = x.shape[x.rank - 1], mats = x.count / max(m * n, 1)
+        return Tensor(shape: newShape) { out in
+            x.data.withUnsafeBufferPointer { xp in
+                let src = xp.baseAddress!, dst = out.baseAddress!
+                let tile = 32
+                parallelChunks(mats * ((m + tile - 1) / tile), minChunk: 8) { r in
+                    for job in r {
+                        let b = job / ((m + tile - 1) / tile), i0 = (job % ((m + tile - 1) / tile)) * tile
+                        let sb = src + b * m * n, db = dst + b * m * n, i1 = min(i0 + tile, m)
+                        var j0 = 0
+                        while j0 < n {
+                            let j1 = min(j0 + tile, n)
+                            for i in i0..<i1 { for j in j0..<j1 { db[j * m + i] = sb[i * n + j] } }
+                            j0 = j1
+                        }
+                    }
+                }
+            }
+        }
+    }
     let inStrides = x.strides
     let srcStrides = perm.map { inStrides[$0] }
     let rank = x.rank

@@ -1,6 +1,7 @@
 // Matrix products, all through OpenBLAS's cblas_sgemm (never a hand-written GEMM).
 import CBLAS
 import Foundation
+import Synchronization
 
 /// How matrix products use the cores: OpenBLAS runs single-threaded and `sgemm` splits large products across
 /// `workers` threads itself. OpenBLAS's own pool busy-waits between calls, and those spinning threads starve the
@@ -23,10 +24,10 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     if m == 0 || n == 0 { return }
     _ = BLASThreads.configured
-    GEMMCounter.flops &+= 2 * m * n * k
+    GEMMCounter.add(2 * m * n * k)
     let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
     let workers = BLASThreads.workers
-    if workers <= 1 || 2 * m * n * k < BLASThreads.splitThreshold || (m < 2 * 16 && n < 2 * 64) {
+    if workers <= 1 || 2 * m * n * k < BLASThreads.splitThreshold || SerialThread.isOn || (m < 2 * 16 && n < 2 * 64) {
         cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
         return
     }
@@ -96,8 +97,36 @@ public func matmul(_ a: Tensor, _ b: Tensor, transB: Bool = false) -> Tensor {
     }
 }
 
-/// Floating-point operations issued to BLAS (2·m·n·k per product), for benchmarks' GFLOP/s. Not thread-safe by
-/// design: products are issued from one thread (BLAS parallelises inside).
+/// Floating-point operations issued to BLAS (2·m·n·k per product), for benchmarks' GFLOP/s. Atomic: the prompts of a
+/// decoder batch issue their products from several threads (`parallelItems`).
 public enum GEMMCounter {
-    nonisolated(unsafe) public static var flops: Int = 0
+    static let counter = Atomic<Int>(0)
+    public static var flops: Int { counter.load(ordering: .relaxed) }
+    @inline(__always)
+    static func add(_ n: Int) { counter.wrappingAdd(n, ordering: .relaxed) }
+}
+
+/// Which of OpenBLAS's kernels this process runs. Debian's OpenBLAS picks its kernels at load time from the CPU's
+/// model number; a virtual CPU that reports a generic model ("Intel(R) Xeon(R) Processor", as on the machines this
+/// toolkit is measured on) falls back to the SSE3 kernels of 2004's Prescott even when the CPU has AVX-512, and every
+/// product runs 2–3× slower. OpenBLAS reads `OPENBLAS_CORETYPE` only when it loads, so the command-line tool starts
+/// itself again with the variable set (`suggestedCoreType`), once, when the user has not set it.
+public enum BLASCore {
+    /// OpenBLAS's name for the kernels in use ("Prescott", "Haswell", "SkylakeX", …).
+    public static var name: String { String(cString: openblas_get_corename()) }
+
+    /// The core type to ask for when OpenBLAS chose kernels older than the CPU's instructions (AVX-512F → SkylakeX,
+    /// AVX2 + FMA → Haswell); nil when its choice is already as good, or the CPU flags cannot be read.
+    public static func suggestedCoreType(cpuinfo: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+                                         current: String = BLASCore.name) -> String? {
+        guard let cpuinfo, let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+        let flags = Set(flagsLine.split(whereSeparator: { $0 == " " || $0 == ":" || $0 == "\t" }).map(String.init))
+        let legacy: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "coppermine",
+                                   "northwood", "banias", "unknown"]
+        let cur = current.lowercased()
+        if flags.contains("avx512f") && flags.contains("avx512bw") && flags.contains("avx512vl")
+            && (legacy.contains(cur) || cur == "sandybridge") { return "SkylakeX" }
+        if flags.contains("avx2") && flags.contains("fma") && (legacy.contains(cur) || cur == "sandybridge") { return "Haswell" }
+        return nil
+    }
 }

@@ -17,24 +17,50 @@ func linearTaps(_ i: Int, inSize: Int, outSize: Int) -> (i0: Int, i1: Int, w0: F
 /// Bilinear resize of an N×C×H×W tensor to N×C×outH×outW (PyTorch `F.interpolate(mode="bilinear",
 /// align_corners=False)` given a size). Each output is h0·(w0·x00 + w1·x01) + h1·(w0·x10 + w1·x11), PyTorch's order.
 public func interpolateBilinear(_ x: Tensor, height outH: Int, width outW: Int) -> Tensor {
+    interpolateBilinear(x, height: outH, width: outW, keepRows: outH, keepColumns: outW)
+}
+
+/// The top-left `keepRows`×`keepColumns` corner of the bilinear resize to outH×outW: the same values as resizing and
+/// then slicing, without computing the rows and columns that the slice drops (SAM's postprocessing crops the
+/// 1024×1024 upscaled logits to the resized image's size before the second resize).
+public func interpolateBilinear(_ x: Tensor, height outH: Int, width outW: Int, keepRows: Int, keepColumns: Int) -> Tensor {
     precondition(x.rank == 4, "interpolateBilinear expects N×C×H×W, got \(x.shape)")
+    precondition(keepRows <= outH && keepColumns <= outW, "interpolateBilinear: keep \(keepRows)×\(keepColumns) of \(outH)×\(outW)")
     let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
-    let ys = (0..<outH).map { linearTaps($0, inSize: h, outSize: outH) }
-    let xs = (0..<outW).map { linearTaps($0, inSize: w, outSize: outW) }
-    return Tensor(shape: [x.shape[0], x.shape[1], outH, outW]) { out in
+    let kh = keepRows, kw = keepColumns
+    let ys = (0..<kh).map { linearTaps($0, inSize: h, outSize: outH) }
+    let xs = (0..<kw).map { linearTaps($0, inSize: w, outSize: outW) }
+    let xi0 = xs.map(\.i0), xi1 = xs.map(\.i1), xw0 = xs.map(\.w0), xw1 = xs.map(\.w1)
+    // Separable, in PyTorch's order: each source row is first resampled along x, t = w0·x[a] + w1·x[b] (the inner
+    // brackets of the formula above), then each output row is h0·t[r0] + h1·t[r1] — the same operations on the same
+    // values as the direct 4-tap form, with the x pass done once per source row instead of once per output row.
+    var rowsX = [Float](repeating: 0, count: planes * h * kw)
+    rowsX.withUnsafeMutableBufferPointer { tp in
         x.data.withUnsafeBufferPointer { xp in
-            let o = out.baseAddress!, s = xp.baseAddress!
-            parallelChunks(planes * outH, minChunk: 64) { r in
+        xi0.withUnsafeBufferPointer { i0p in xi1.withUnsafeBufferPointer { i1p in
+        xw0.withUnsafeBufferPointer { w0p in xw1.withUnsafeBufferPointer { w1p in
+            let t = tp.baseAddress!, s = xp.baseAddress!
+            let i0 = i0p.baseAddress!, i1 = i1p.baseAddress!, w0 = w0p.baseAddress!, w1 = w1p.baseAddress!
+            parallelChunks(planes * h, minChunk: 64) { r in
                 for row in r {
-                    let p = row / outH, oy = row % outH
+                    let src = s + row * w, dst = t + row * kw
+                    for ox in 0..<kw { dst[ox] = w0[ox] * src[i0[ox]] + w1[ox] * src[i1[ox]] }
+                }
+            }
+        }}}}
+        }
+    }
+    return Tensor(shape: [x.shape[0], x.shape[1], kh, kw]) { out in
+        rowsX.withUnsafeBufferPointer { tp in
+            let o = out.baseAddress!, t = tp.baseAddress!
+            parallelChunks(planes * kh, minChunk: 64) { r in
+                for row in r {
+                    let p = row / kh, oy = row % kh
                     let ty = ys[oy]
-                    let r0 = s + (p * h + ty.i0) * w, r1 = s + (p * h + ty.i1) * w
-                    let dst = o + (p * outH + oy) * outW
-                    for ox in 0..<outW {
-                        let tx = xs[ox]
-                        dst[ox] = ty.w0 * (tx.w0 * r0[tx.i0] + tx.w1 * r0[tx.i1])
-                                + ty.w1 * (tx.w0 * r1[tx.i0] + tx.w1 * r1[tx.i1])
-                    }
+                    let r0 = t + (p * h + ty.i0) * kw, r1 = t + (p * h + ty.i1) * kw
+                    let dst = o + (p * kh + oy) * kw
+                    let h0 = ty.w0, h1 = ty.w1
+                    for ox in 0..<kw { dst[ox] = h0 * r0[ox] + h1 * r1[ox] }
                 }
             }
         }

@@ -11,8 +11,23 @@ import SAMTensor
 @main
 enum Entry {
     static func main() {
+        fixBLASKernels()
         tuneMalloc()
         SAMCommand.main()
+    }
+
+    /// When OpenBLAS loaded kernels older than the CPU (see `BLASCore`), runs this program again with
+    /// OPENBLAS_CORETYPE set; a user's own OPENBLAS_CORETYPE (any value) is left alone, and so is SAM_KEEP_BLAS_CORE=1.
+    static func fixBLASKernels() {
+        let env = ProcessInfo.processInfo.environment
+        guard env["OPENBLAS_CORETYPE"] == nil, env["SAM_KEEP_BLAS_CORE"] == nil,
+              let core = BLASCore.suggestedCoreType() else { return }
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        let args = CommandLine.arguments
+        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        execv("/proc/self/exe", &argv)
+        // exec failed: carry on with the kernels we have
+        unsetenv("OPENBLAS_CORETYPE")
     }
 
     /// Keeps freed tensor memory in the heap for reuse instead of returning it to the kernel: glibc's default

@@ -28,6 +28,32 @@ final class KernelTests: XCTestCase {
         assertClose(interpolateBilinear(x, height: 2, width: 3), Tensor(shape: [1, 1, 2, 3], data: down), rtol: 1e-6, "downscale")
     }
 
+    /// permute against index arithmetic: the blocked last-two-axes swap (sizes not multiples of its 32 tile, several
+    /// matrices) and the general path.
+    func testPermuteMatchesIndexArithmetic() {
+        let shape = [3, 37, 70]
+        let x = Tensor(shape: shape, data: (0..<(3 * 37 * 70)).map(Float.init))
+        let t = permute(x, [0, 2, 1])
+        XCTAssertEqual(t.shape, [3, 70, 37])
+        var expected = [Float](repeating: 0, count: x.count)
+        for b in 0..<3 { for i in 0..<37 { for j in 0..<70 { expected[(b * 70 + j) * 37 + i] = x.data[(b * 37 + i) * 70 + j] } } }
+        XCTAssertEqual(t.data, expected)
+        let g = permute(x, [2, 0, 1])
+        XCTAssertEqual(g.shape, [70, 3, 37])
+        for j in 0..<70 { for b in 0..<3 { for i in 0..<37 {
+            XCTAssertEqual(g.data[(j * 3 + b) * 37 + i], x.data[(b * 37 + i) * 70 + j])
+        } } }
+    }
+
+    /// The corner-only resize (SAM's postprocessing crop) gives exactly the sliced full resize, on two planes.
+    func testBilinearKeptCornerEqualsSlicedResize() {
+        let x = Tensor(shape: [1, 2, 6, 6], data: (0..<72).map { sinf(Float($0) * 0.37) * 3 })
+        let full = interpolateBilinear(x, height: 16, width: 16)
+        let corner = interpolateBilinear(x, height: 16, width: 16, keepRows: 11, keepColumns: 7)
+        XCTAssertEqual(corner.shape, [1, 2, 11, 7])
+        XCTAssertEqual(corner.data, slice(slice(full, axis: 2, 0..<11), axis: 3, 0..<7).data)
+    }
+
     /// A 5×5 grid in windows of 3 is padded to 6×6 (4 windows); unpartition restores it exactly.
     func testWindowPartitionPadsAndRoundTrips() {
         let x = Tensor(shape: [1, 5, 5, 2], data: (0..<50).map(Float.init))
@@ -63,5 +89,20 @@ final class KernelTests: XCTestCase {
         let y = convTranspose2x2(x, weight: w, bias: Tensor(shape: [1], data: [0.5]))
         XCTAssertEqual(y.shape, [1, 1, 2, 4])
         XCTAssertEqual(y.data, [31.5, 62.5, 42.5, 84.5, 93.5, 124.5, 126.5, 168.5])
+    }
+
+    /// The kernel choice for the CPUs seen: a generic VM with AVX-512 that OpenBLAS read as Prescott, an AVX2 machine,
+    /// a machine OpenBLAS already reads right, and an old CPU.
+    func testSuggestedBLASCoreType() {
+        let avx512 = "processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2 fma avx512f avx512dq avx512bw avx512vl\n"
+        XCTAssertEqual(BLASCore.suggestedCoreType(cpuinfo: avx512, current: "Prescott"), "SkylakeX")
+        XCTAssertNil(BLASCore.suggestedCoreType(cpuinfo: avx512, current: "SkylakeX"))
+        XCTAssertNil(BLASCore.suggestedCoreType(cpuinfo: avx512, current: "Haswell"), "OpenBLAS's own AVX-512 fallback is kept")
+        let avx2 = "flags\t\t: fpu sse sse2 avx avx2 fma\n"
+        XCTAssertEqual(BLASCore.suggestedCoreType(cpuinfo: avx2, current: "Prescott"), "Haswell")
+        XCTAssertEqual(BLASCore.suggestedCoreType(cpuinfo: avx2, current: "Sandybridge"), "Haswell")
+        XCTAssertNil(BLASCore.suggestedCoreType(cpuinfo: "flags\t\t: fpu sse sse2 sse3\n", current: "Prescott"))
+        XCTAssertNil(BLASCore.suggestedCoreType(cpuinfo: "no flags here", current: "Prescott"))
+        XCTAssertFalse(BLASCore.name.isEmpty)
     }
 }
