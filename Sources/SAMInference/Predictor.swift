@@ -171,14 +171,29 @@ public final class SamPredictor {
             model.maskDecoder(imageEmbedding: features, imagePE: model.promptEncoder.densePE(rec),
                               sparse: sparse, dense: dense, multimaskOutput: multimaskOutput, rec)
         }
-        let up = Profiler.measure("mask postprocessing") { model.postprocessMasks(lowRes, inputSize: inputSize, originalSize: originalSize) }
+        // Prompt by prompt, spread over the cores: one prompt's full-size logits (C×1024² floats) at a time per core.
         let c = lowRes.shape[1], h = originalSize.h, w = originalSize.w
-        return (0..<prompts.count).map { b in
-            let plane = c * h * w
-            let bin = up.data[(b * plane)..<((b + 1) * plane)].map { $0 > Sam.maskThreshold ? UInt8(1) : 0 }
-            return Prediction(masks: bin, maskCount: c, height: h, width: w,
-                              iouPredictions: Array(iou.data[(b * c)..<((b + 1) * c)]),
-                              lowResLogits: Tensor(shape: [c, l, l], data: Array(lowRes.data[(b * c * l * l)..<((b + 1) * c * l * l)])))
+        let (inputSize, originalSize) = (self.inputSize, self.originalSize)
+        var out = [Prediction?](repeating: nil, count: prompts.count)
+        Profiler.measure("mask postprocessing") {
+            out.withUnsafeMutableBufferPointer { op in
+                let base = op.baseAddress!
+                parallelItems(prompts.count) { b in
+                    let one = sliceFirst(lowRes, b..<(b + 1))
+                    let up = model.postprocessMasks(one, inputSize: inputSize, originalSize: originalSize)
+                    let bin = [UInt8](unsafeUninitializedCapacity: up.count) { buf, n in
+                        up.data.withUnsafeBufferPointer { lp in
+                            let t = Sam.maskThreshold
+                            for i in 0..<lp.count { buf[i] = lp[i] > t ? 1 : 0 }
+                        }
+                        n = up.count
+                    }
+                    base[b] = Prediction(masks: bin, maskCount: c,
+                                         height: h, width: w, iouPredictions: Array(iou.data[(b * c)..<((b + 1) * c)]),
+                                         lowResLogits: one.reshaped([c, l, l]))
+                }
+            }
         }
+        return out.map { $0! }
     }
 }

@@ -51,8 +51,8 @@ public final class Sam {
     /// size, bilinear to the original size (align_corners=False both times, no antialias).
     public func postprocessMasks(_ lowRes: Tensor, inputSize: (h: Int, w: Int), originalSize: (h: Int, w: Int)) -> Tensor {
         let s = config.imageSize
-        let up = interpolateBilinear(lowRes, height: s, width: s)
-        let cropped = slice(slice(up, axis: 2, 0..<inputSize.h), axis: 3, 0..<inputSize.w)
+        // F.interpolate to imageSize², then [..., :h, :w]: only the kept corner is computed
+        let cropped = interpolateBilinear(lowRes, height: s, width: s, keepRows: inputSize.h, keepColumns: inputSize.w)
         return interpolateBilinear(cropped, height: originalSize.h, width: originalSize.w)
     }
 }

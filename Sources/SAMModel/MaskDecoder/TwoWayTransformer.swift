@@ -21,7 +21,12 @@ public final class DecoderAttention {
     }
 
     public func callAsFunction(q: Tensor, k: Tensor, v: Tensor, _ rec: ActivationRecorder?) -> Tensor {
-        let qp = qProj(q, rec), kp = kProj(k, rec), vp = vProj(v, rec)
+        attend(qp: qProj(q, rec), kp: kProj(k, rec), vp: vProj(v, rec), rec)
+    }
+
+    /// The attention after the three input projections (given already projected, B×N×C/r each), and `out_proj`.
+    public func attend(qp: Tensor, kp: Tensor, vp: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        precondition(qp.shape[0] == kp.shape[0] && kp.shape == vp.shape, "attention: q \(qp.shape), k \(kp.shape), v \(vp.shape)")
         let b = qp.shape[0], nq = qp.shape[1], nk = kp.shape[1], c = qp.shape[2]
         let hd = c / numHeads
         let inv = Float(Double(hd).squareRoot())
@@ -76,7 +81,20 @@ public final class TwoWayAttentionBlock {
         crossAttnImageToToken = DecoderAttention(w, "\(name).cross_attn_image_to_token", embeddingDim: d, numHeads: numHeads, downsampleRate: 2)
     }
 
+    /// The three projections of this block that read only the image side (`keys`, `keyPE`): token→image k and v,
+    /// image→token q. In layer 0 the keys are the image embedding itself, the same for every prompt of a batch
+    /// without mask inputs, so a batch computes them once.
+    public func imageProjections(keys: Tensor, keyPE: Tensor) -> ImageProjections {
+        let k = keys + keyPE
+        return ImageProjections(tokenToImageK: crossAttnTokenToImage.kProj(k, nil),
+                                tokenToImageV: crossAttnTokenToImage.vProj(keys, nil),
+                                imageToTokenQ: crossAttnImageToToken.qProj(k, nil))
+    }
+
+    /// `shared`: this block's `imageProjections` of exactly `kIn` and `keyPE`, computed earlier (same values, same
+    /// operations as computing them here).
     public func callAsFunction(queries qIn: Tensor, keys kIn: Tensor, queryPE: Tensor, keyPE: Tensor,
+                               shared: ImageProjections? = nil,
                                _ rec: ActivationRecorder?) -> (queries: Tensor, keys: Tensor) {
         var queries: Tensor
         if skipFirstLayerPE {
@@ -87,16 +105,33 @@ public final class TwoWayAttentionBlock {
         }
         queries = norm1(queries, rec)
         var q = queries + queryPE
-        var k = kIn + keyPE
-        queries = norm2(queries + crossAttnTokenToImage(q: q, k: k, v: kIn, rec), rec)
+        let tokenToImage: Tensor
+        if let shared {
+            tokenToImage = crossAttnTokenToImage.attend(qp: crossAttnTokenToImage.qProj(q, rec), kp: shared.tokenToImageK,
+                                                        vp: shared.tokenToImageV, rec)
+        } else {
+            tokenToImage = crossAttnTokenToImage(q: q, k: kIn + keyPE, v: kIn, rec)
+        }
+        queries = norm2(queries + tokenToImage, rec)
         queries = norm3(queries + mlp(queries, rec), rec)
         q = queries + queryPE
-        k = kIn + keyPE
-        let keys = norm4(kIn + crossAttnImageToToken(q: k, k: q, v: queries, rec), rec)
+        let imageToToken: Tensor
+        if let shared {
+            imageToToken = crossAttnImageToToken.attend(qp: shared.imageToTokenQ, kp: crossAttnImageToToken.kProj(q, rec),
+                                                        vp: crossAttnImageToToken.vProj(queries, rec), rec)
+        } else {
+            imageToToken = crossAttnImageToToken(q: kIn + keyPE, k: q, v: queries, rec)
+        }
+        let keys = norm4(kIn + imageToToken, rec)
         rec.record("\(name):0", queries)
         rec.record("\(name):1", keys)
         return (queries, keys)
     }
+}
+
+/// A block's projections of the image side (see `TwoWayAttentionBlock.imageProjections`), each B×hw×C/2.
+public struct ImageProjections {
+    public let tokenToImageK: Tensor, tokenToImageV: Tensor, imageToTokenQ: Tensor
 }
 
 public final class TwoWayTransformer {
@@ -121,9 +156,17 @@ public final class TwoWayTransformer {
         let b = image.shape[0], c = image.shape[1], hw = image.shape[2] * image.shape[3]
         let imageSeq = permute(image.reshaped([b, c, hw]), [0, 2, 1])
         let peSeq = permute(imagePE.reshaped([imagePE.shape[0], c, hw]), [0, 2, 1])
+        return sequences(image: imageSeq, imagePE: peSeq, points: points, rec)
+    }
+
+    /// The same on token sequences: image and imagePE B×hw×C (the image already flattened and permuted), points
+    /// B×T×C. `layer0`: the first block's `imageProjections` of `image` and `imagePE`, when computed beforehand.
+    public func sequences(image imageSeq: Tensor, imagePE peSeq: Tensor, points: Tensor, layer0: ImageProjections? = nil,
+                          _ rec: ActivationRecorder?) -> (Tensor, Tensor) {
         var queries = points, keys = imageSeq
-        for layer in layers {
-            (queries, keys) = layer(queries: queries, keys: keys, queryPE: points, keyPE: peSeq, rec)
+        for (i, layer) in layers.enumerated() {
+            (queries, keys) = layer(queries: queries, keys: keys, queryPE: points, keyPE: peSeq,
+                                    shared: i == 0 ? layer0 : nil, rec)
         }
         let q = queries + points, k = keys + peSeq
         queries = normFinalAttn(queries + finalAttnTokenToImage(q: q, k: k, v: keys, rec), rec)
