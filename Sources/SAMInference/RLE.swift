@@ -37,14 +37,19 @@ public struct RLE: Equatable, Sendable {
 
     /// The mask pixels: H×W row-major, 1 inside, 0 outside (`rle_to_mask`).
     public func decode() -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: height * width)
+        // Runs past H·W (a corrupt or foreign RLE) are cut at the end of the mask, negative ones read as empty:
+        // pycocotools' rleDecode writes past its buffer there.
+        let n = height * width
+        var out = [UInt8](repeating: 0, count: n)
         var idx = 0
         var parity: UInt8 = 0
         for c in counts {
+            if idx >= n { break }
+            let end = c > 0 ? min(n, idx + c) : idx
             if parity == 1 {
-                for k in idx..<(idx + c) { out[(k % height) * width + k / height] = 1 }
+                for k in idx..<end { out[(k % height) * width + k / height] = 1 }
             }
-            idx += c
+            idx = end
             parity ^= 1
         }
         return out
@@ -80,8 +85,9 @@ public struct RLE: Equatable, Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Decodes pycocotools' counts string (`rleFrString`). Returns nil for a character outside '0'…'o' or a string
-    /// that ends inside a count.
+    /// Decodes pycocotools' counts string (`rleFrString`). Returns nil for a character outside '0'…'o', a string
+    /// that ends inside a count, a count of more than 32 bits, or counts that do not add up to height × width (which
+    /// `rleFrString` does not check and `rleDecode` then overruns).
     public init?(cocoString s: String, height: Int, width: Int) {
         self.height = height; self.width = width
         var counts: [Int] = []
@@ -91,16 +97,23 @@ public struct RLE: Equatable, Sendable {
             var x = 0, k = 0
             var more = true
             while more {
-                guard p < bytes.count, bytes[p] >= 48, bytes[p] < 48 + 64 else { return nil }
+                // 7 groups of 5 bits hold any 32-bit count (difference) with its sign
+                guard p < bytes.count, bytes[p] >= 48, bytes[p] < 48 + 64, k < 7 else { return nil }
                 let c = Int(bytes[p]) - 48
                 x |= (c & 0x1f) << (5 * k)
                 more = (c & 0x20) != 0
                 p += 1; k += 1
                 if !more && (c & 0x10) != 0 { x |= -1 << (5 * k) }
             }
-            if counts.count > 2 { x += counts[counts.count - 2] }
+            if counts.count > 2 { x = x &+ counts[counts.count - 2] }
             counts.append(Int(UInt32(truncatingIfNeeded: x)))
         }
+        var total = 0
+        for c in counts {
+            total += c
+            if total > height * width { return nil }
+        }
+        if total != height * width { return nil }
         self.counts = counts
     }
 }

@@ -33,6 +33,22 @@ final class AMGRLETests: XCTestCase {
         XCTAssertTrue(counts.contains { $0.max()! >= 32768 })
     }
 
+    /// Corrupt counts strings are refused, not trapped on: a count longer than 32 bits, a run past the mask's end,
+    /// counts that stop short of it; a hand-made RLE whose runs overshoot decodes to the mask's size.
+    func testCorruptCountsAreRefusedAndOverlongRunsCut() {
+        // "0" then 40 continuation characters: rleFrString would shift past 64 bits
+        XCTAssertNil(RLE(cocoString: "0" + String(repeating: "o", count: 40) + "0", height: 4, width: 4))
+        // 0, 16 set pixels, 16 more: 32 pixels for a 4×4 mask
+        let over = RLE(height: 4, width: 4, counts: [0, 16, 16]).cocoString
+        XCTAssertNil(RLE(cocoString: over, height: 4, width: 4))
+        XCTAssertNil(RLE(cocoString: RLE(height: 4, width: 4, counts: [3, 5]).cocoString, height: 4, width: 4))
+        XCTAssertNotNil(RLE(cocoString: RLE(height: 4, width: 4, counts: [3, 5, 8]).cocoString, height: 4, width: 4))
+        // large values whose differences would overflow a 64-bit sum in a naive decoder
+        XCTAssertNil(RLE(cocoString: "ooooooO" + "ooooooO" + "ooooooO" + "ooooooO", height: 2, width: 2))
+        let cut = RLE(height: 2, width: 2, counts: [1, 100, -3, 7]).decode()
+        XCTAssertEqual(cut, [0, 1, 1, 1])
+    }
+
     func testByHand() {
         // column-major: the 2×3 mask [[1,0,1],[1,1,0]] reads 1,1 | 0,1 | 1,0 → counts 0,2,1,2,1
         let m: [UInt8] = [1, 0, 1, 1, 1, 0]
