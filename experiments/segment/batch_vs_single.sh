@@ -6,7 +6,10 @@
 #
 # 1. Time (library level, `sam bench`, synthetic 1024x1024 image, one-point prompts, multimask): the prompt encoder +
 #    mask decoder + postprocessing of one predictBatch call with 64 prompts against one call with 1 prompt; the 64
-#    single calls cost 64 x the latter. Medians of N runs after a warm-up. ratio = t(batch 64) / (64 x t(batch 1)).
+#    single calls cost 64 x the latter. Medians of N runs after a warm-up, and the pair is measured twice in the
+#    order 64, 1, 64, 1 (on a shared machine the load changes between runs). ratio = t(batch 64) / (64 x t(batch 1))
+#    from all 2N runs of each. The per-stage times (prompt encoder, mask decoder, postprocessing), the GFLOP issued
+#    to BLAS and the peak RSS come from the same `sam bench --json` output.
 # 2. Agreement (command line): `sam embed` once, then one `sam segment --embedding --prompts` with 64 one-point prompts
 #    (an 8 x 8 grid over the image) against 64 `sam segment --embedding --point` calls; masks compared pixel by pixel,
 #    IoU predictions and low-res logits by max |difference|.
@@ -35,8 +38,10 @@ ROWS="$WORK/rows.jsonl"
 for CKPT in ../shared/checkpoints/sam_demo_tiny.pth ../shared/checkpoints/sam_demo_small_fp16.pth; do
   NAME=$(basename "$CKPT" .pth)
   echo "== $NAME: sam bench --batch 64 / --batch 1 (runs $RUNS)" >&2
-  "$SAM" bench --checkpoint "$CKPT" --batch 64 --runs "$RUNS" --json > "$WORK/$NAME.b64.json"
-  "$SAM" bench --checkpoint "$CKPT" --batch 1 --runs "$RUNS" --json > "$WORK/$NAME.b1.json"
+  for PASS in a b; do
+    "$SAM" bench --checkpoint "$CKPT" --batch 64 --runs "$RUNS" --json > "$WORK/$NAME.b64$PASS.json"
+    "$SAM" bench --checkpoint "$CKPT" --batch 1 --runs "$RUNS" --json > "$WORK/$NAME.b1$PASS.json"
+  done
   echo "== $NAME: 64 prompts through the command line, batched and one by one" >&2
   "$SAM" embed --checkpoint "$CKPT" --image "$IMAGE" --out "$WORK/$NAME.emb.h5" > /dev/null
   python3 - "$IMAGE" "$WORK/$NAME.prompts.json" <<'PY'
@@ -64,7 +69,10 @@ import json, os, sys
 import h5py, numpy as np
 from PIL import Image
 work, name, t0, t1, t2 = sys.argv[1], sys.argv[2], *map(float, sys.argv[3:])
-b64 = json.load(open(f"{work}/{name}.b64.json")); b1 = json.load(open(f"{work}/{name}.b1.json"))
+b64s = [json.load(open(f"{work}/{name}.b64{p}.json")) for p in "ab"]; b1s = [json.load(open(f"{work}/{name}.b1{p}.json")) for p in "ab"]
+med = lambda xs: float(np.median(xs))  # noqa: E731
+r64 = [x for b in b64s for x in b["decoder_runs"]]; r1 = [x for b in b1s for x in b["decoder_runs"]]
+stages = lambda bs: {k: med([b["stages"][k] for b in bs]) for k in ("prompt encoder", "mask decoder", "mask postprocessing") if all(k in b.get("stages", {}) for b in bs)}  # noqa: E731
 same = total = 0; worst = 1.0; d_iou = d_logit = 0.0
 for i in range(64):
     a, b = f"{work}/{name}.batch/{i}", f"{work}/{name}.single/{i}"
@@ -75,12 +83,14 @@ for i in range(64):
     d_iou = max(d_iou, float(np.abs(np.array(ra["iou_predictions"]) - np.array(rb["iou_predictions"])).max()))
     la = h5py.File(f"{a}/low_res_logits.h5", "r")["low_res_logits"][...]; lb = h5py.File(f"{b}/low_res_logits.h5", "r")["low_res_logits"][...]
     d_logit = max(d_logit, float(np.abs(la - lb).max()))
-print(json.dumps(dict(checkpoint=name, batch64_decoder_s=b64["decoder_seconds"], batch1_decoder_s=b1["decoder_seconds"],
-                      batch64_runs=b64["decoder_runs"], batch1_runs=b1["decoder_runs"],
-                      ratio=b64["decoder_seconds"] / (64 * b1["decoder_seconds"]),
+print(json.dumps(dict(checkpoint=name, batch64_decoder_s=med(r64), batch1_decoder_s=med(r1),
+                      batch64_runs=r64, batch1_runs=r1, ratio=med(r64) / (64 * med(r1)),
+                      batch64_stages=stages(b64s), batch1_stages=stages(b1s),
+                      batch64_gflop=b64s[0]["decoder_gflop"], batch1_gflop=b1s[0]["decoder_gflop"],
+                      batch64_rss=b64s[0]["peak_rss_bytes"], batch1_rss=b1s[0]["peak_rss_bytes"],
                       pixels_equal=same, pixels=total, agreement=same / total, worst_mask_agreement=worst,
                       max_d_iou=d_iou, max_d_logit=d_logit, cli_prompts_file_s=t1 - t0, cli_64_calls_s=t2 - t1,
-                      encoder_s=b64["encoder_seconds"])))
+                      encoder_s=med([b["encoder_seconds"] for b in b64s + b1s]))))
 PY
 done
 python3 - "$ROWS" "$OUT" "$SAM" "$IMAGE" "$RUNS" <<'PY'
@@ -93,10 +103,22 @@ L = ["# 64 prompts in one batch against 64 single calls", "",
      f"after a warm-up, machine: {os.cpu_count()} cores, shared with other work).", "",
      "Time: `sam bench --batch 64` vs `--batch 1` (prompt encoder + mask decoder + postprocessing to the 1024x1024 synthetic "
      "image, multimask, one-point prompts; medians). Acceptance: ratio <= 0.5.", "",
-     "| checkpoint | batch of 64, s | one prompt, s | 64 single calls, s | ratio | runs (64) | runs (1) |", "|---|---|---|---|---|---|---|"]
+     "| checkpoint | batch of 64, s | one prompt, s | 64 single calls, s | ratio | runs (64), passes a and b | runs (1), passes a and b |", "|---|---|---|---|---|---|---|"]
 for r in rows:
     L.append(f"| {r['checkpoint']} | {r['batch64_decoder_s']:.3f} | {r['batch1_decoder_s']:.4f} | {64 * r['batch1_decoder_s']:.3f} | "
              f"**{r['ratio']:.2f}** | {', '.join(f'{x:.3f}' for x in r['batch64_runs'])} | {', '.join(f'{x:.4f}' for x in r['batch1_runs'])} |")
+L += ["", "Where the time goes (`sam bench --json`: share of each profiled stage in the prompt path, GFLOP issued to BLAS per "
+      "call, peak RSS of the bench process). Shares, not seconds: `Benchmark.run` leaves the profiler on for the decoder's "
+      "warm-up call, so its per-stage seconds are (N+1 calls)/N.", "",
+      "| checkpoint | batch | prompt encoder | mask decoder | postprocessing | decoder GFLOP | GFLOP per prompt | GFLOP/s | peak RSS |",
+      "|---|---|---|---|---|---|---|---|---|"]
+for r in rows:
+    for b in ("64", "1"):
+        st = r[f"batch{b}_stages"]; g = r[f"batch{b}_gflop"]; t = r[f"batch{b}_decoder_s"]
+        tot = sum(st.values()) or float("nan")
+        pct = lambda k: f"{100 * st[k] / tot:.1f} %" if k in st else "-"  # noqa: E731
+        L.append(f"| {r['checkpoint']} | {b} | {pct('prompt encoder')} | {pct('mask decoder')} | {pct('mask postprocessing')} | "
+                 f"{g:.1f} | {g / int(b):.3f} | {g / t:.2f} | {r[f'batch{b}_rss'] / 1e6:.0f} MB |")
 L += ["", "Agreement: one `sam segment --prompts` (64 prompts, batched) vs 64 `sam segment --point` calls, same embedding. "
       "Acceptance: >= 99.99 % of pixels equal.", "",
       "| checkpoint | pixels equal | of | agreement | worst mask | max abs dIoU | max abs dlogit | --prompts call, s | 64 calls, s |",
