@@ -24,6 +24,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // Floor 0: C libraries.
@@ -41,9 +42,14 @@ let package = Package(
         .target(name: "SAMInference", dependencies: ["SAMModel", "SAMTensor", "SAMIO"], swiftSettings: release),
         // Floor 4.
         .target(name: "SAMEval", dependencies: ["SAMInference", "SAMModel", "SAMTensor", "SAMIO"], swiftSettings: release),
+        // Floor 4: `sam serve`'s HTTP API and page (Hummingbird), beside the evaluation it browses.
+        .target(name: "SAMServe", dependencies: [
+            "SAMEval", "SAMInference", "SAMModel", "SAMTensor", "SAMIO",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ], swiftSettings: release),
         // Floor 5.
         .executableTarget(name: "sam", dependencies: [
-            "SAMEval", "SAMInference", "SAMModel", "SAMTensor", "SAMIO", "CMalloc",
+            "SAMEval", "SAMInference", "SAMModel", "SAMTensor", "SAMIO", "SAMServe", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: release),
         // Tests.
@@ -53,5 +59,6 @@ let package = Package(
         .testTarget(name: "SAMModelTests", dependencies: ["SAMModel", "SAMInference", "SAMEval", "SAMIO", "SAMTensor", "SAMTestSupport"]),
         .testTarget(name: "SAMEvalTests", dependencies: ["SAMEval", "SAMInference", "SAMModel", "SAMIO", "SAMTensor", "SAMTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SAMInferenceTests", dependencies: ["SAMInference", "SAMModel", "SAMEval", "SAMIO", "SAMTensor", "SAMTestSupport"]),
+        .testTarget(name: "SAMServeTests", dependencies: ["SAMServe", "SAMInference", "SAMModel", "SAMIO", "SAMTensor", "SAMTestSupport"]),
     ]
 )

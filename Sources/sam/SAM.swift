@@ -46,7 +46,7 @@ struct SAMCommand: ParsableCommand {
         Exit status: 0 success; 1 a verification or comparison failed; 64 bad command line; 3 bad input \
         (missing or corrupt file, unknown key, wrong shape, bad prompt).
         """,
-        subcommands: [Demo.self, Segment.self, Embed.self, Verify.self, Bench.self, Eval.self, EvalMerge.self, Ablate.self, Auto.self])
+        subcommands: [Demo.self, Segment.self, Embed.self, Verify.self, Bench.self, Eval.self, EvalMerge.self, Ablate.self, Auto.self, Serve.self])
 }
 
 /// Runs `body`, turning library errors into a message on stderr and exit status 3.

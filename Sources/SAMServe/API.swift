@@ -1,0 +1,140 @@
+// The JSON the API reads and writes (documented in README.md, "The web page (`sam serve`)").
+import Foundation
+import SAMIO
+import SAMInference
+
+/// POST /api/segment and POST /api/embed: which image (`image`, a file under --images, or `upload`, an id from
+/// POST /api/upload) and, for segment, the prompt in the `sam segment --prompts` schema plus the mask encoding.
+public struct SegmentRequest: Codable, Sendable {
+    public var image: String?
+    public var upload: String?
+    public var points: [[Double]]?
+    public var labels: [Int]?
+    public var box: [Double]?
+    public var multimask: Bool?
+    /// "png" (default: base64 PNG, 0/255, one channel), "rle" (COCO compressed counts, column-major) or "both".
+    public var format: String?
+
+    public init(image: String? = nil, upload: String? = nil, points: [[Double]]? = nil, labels: [Int]? = nil,
+                box: [Double]? = nil, multimask: Bool? = nil, format: String? = nil) {
+        self.image = image; self.upload = upload; self.points = points; self.labels = labels
+        self.box = box; self.multimask = multimask; self.format = format
+    }
+
+    static let keys: Set<String> = ["image", "upload", "points", "labels", "box", "multimask", "format"]
+
+    /// The prompt in `sam segment --prompts`'s schema (what the page's "prompt JSON" download holds).
+    public var spec: PromptSpec { PromptSpec(points: points, labels: labels, box: box, multimask: multimask ?? true) }
+
+    /// Decodes a request body; unknown keys are refused like `PromptFile.read` refuses them (a misspelt "lables"
+    /// would otherwise make every point positive).
+    /// - Throws: 400 with JSONDecoder's reason.
+    public static func decode(_ data: Data) throws -> SegmentRequest {
+        let obj: Any
+        do { obj = try JSONSerialization.jsonObject(with: data) } catch {
+            throw ServeError.badRequest("body is not JSON: \(error.localizedDescription)")
+        }
+        guard let dict = obj as? [String: Any] else { throw ServeError.badRequest("body must be a JSON object") }
+        let unknown = dict.keys.filter { !keys.contains($0) }.sorted()
+        if !unknown.isEmpty {
+            throw ServeError.badRequest("unknown key(s) \(unknown.joined(separator: ", ")) (known: \(keys.sorted().joined(separator: ", ")))")
+        }
+        do { return try JSONDecoder().decode(SegmentRequest.self, from: data) } catch let e as DecodingError {
+            throw ServeError.badRequest("bad request JSON: \(describe(e))")
+        }
+    }
+
+    /// Parses the query of GET /api/mask.png and GET /api/prompts.json: `image=` or `upload=`, `point=x,y[,label]`
+    /// (repeatable), `box=x0,y0,x1,y1`, `multimask=0|1`.
+    public static func fromQuery(_ q: [(String, String)]) throws -> SegmentRequest {
+        var r = SegmentRequest()
+        var pts: [[Double]] = [], labels: [Int] = []
+        for (k, v) in q {
+            switch k {
+            case "image": r.image = v
+            case "upload": r.upload = v
+            case "point":
+                let p = v.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+                guard p.count == 2 || p.count == 3, let x = Double(p[0]), let y = Double(p[1]), x.isFinite, y.isFinite,
+                      let l = p.count == 3 ? Int(p[2]) : 1 else {
+                    throw ServeError.badRequest("point=\(v): expected x,y[,label]")
+                }
+                pts.append([x, y]); labels.append(l)
+            case "box":
+                let b = v.split(separator: ",").compactMap { Double(String($0).trimmingCharacters(in: .whitespaces)) }
+                guard b.count == 4, b.allSatisfy(\.isFinite) else { throw ServeError.badRequest("box=\(v): expected x0,y0,x1,y1") }
+                r.box = b
+            case "multimask":
+                guard let m = ["1": true, "true": true, "0": false, "false": false][v] else {
+                    throw ServeError.badRequest("multimask=\(v): expected 0 or 1")
+                }
+                r.multimask = m
+            case "index", "download": break
+            default: throw ServeError.badRequest("unknown query parameter \(k.debugDescription)")
+            }
+        }
+        if !pts.isEmpty { r.points = pts; r.labels = labels }
+        return r
+    }
+
+    /// The predictor's prompt, through the same conversion `sam segment --prompts` uses.
+    public func prompt() throws -> Prompt {
+        do { return try spec.prompt(file: "request", index: 0) } catch let e as PromptFileError {
+            throw ServeError.badRequest(e.description)
+        }
+    }
+}
+
+func describe(_ e: DecodingError) -> String {
+    func path(_ c: [any CodingKey]) -> String { c.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") }
+    switch e {
+    case .typeMismatch(let t, let c): return "\(path(c.codingPath)): expected \(t)"
+    case .valueNotFound(let t, let c): return "\(path(c.codingPath)): missing \(t)"
+    case .keyNotFound(let k, _): return "missing key \(k.stringValue)"
+    case .dataCorrupted(let c): return "\(path(c.codingPath)): \(c.debugDescription)"
+    @unknown default: return "\(e)"
+    }
+}
+
+/// One mask of a POST /api/segment answer.
+public struct MaskJSON: Codable, Sendable {
+    /// Base64 PNG (8-bit gray, 255 inside, 0 outside) of the image's size.
+    public var png: String?
+    /// COCO compressed RLE counts (column-major, `size` = [height, width]).
+    public var counts: String?
+    public var area: Int
+    /// Box of the mask, XYWH, as `sam segment`'s result.json.
+    public var bbox: [Int]
+}
+
+/// The answer of POST /api/segment.
+public struct SegmentResponse: Codable, Sendable {
+    public var width: Int
+    public var height: Int
+    public var iou_predictions: [Float]
+    public var masks: [MaskJSON]
+    /// Index of the mask with the highest predicted IoU.
+    public var best: Int
+    /// The prompt as a `sam segment --prompts` entry.
+    public var prompt: PromptSpec
+    public var cached: Bool
+    public var embed_ms: Double
+    public var decode_ms: Double
+    /// From the request's arrival to the encoded answer (excludes the network).
+    public var server_ms: Double
+}
+
+/// The answer of POST /api/embed and POST /api/upload.
+public struct EmbedResponse: Codable, Sendable {
+    public var image: String?
+    public var upload: String?
+    public var width: Int
+    public var height: Int
+    public var cached: Bool
+    public var embed_ms: Double
+}
+
+/// A mask as an 8-bit gray PNG, 255 inside — the bytes `sam segment` writes as mask_<k>.png.
+public func maskPNG(_ pred: Prediction, index k: Int) throws -> [UInt8] {
+    try ImageWriter.encodePNG(width: pred.width, height: pred.height, channels: 1, pixels: pred.mask(k).map { $0 != 0 ? 255 : 0 })
+}

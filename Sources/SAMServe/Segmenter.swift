@@ -1,0 +1,101 @@
+// The one predictor of `sam serve`, used by one request at a time, with the embeddings of the last few images kept.
+import Dispatch
+import Foundation
+import SAMIO
+import SAMInference
+import SAMModel
+import SAMTensor
+
+/// Serialises every use of the `SamPredictor` on one queue (the predictor holds the current image's embedding, so two
+/// requests must never interleave) off Swift's cooperative threads, and keeps an LRU of image embeddings so that only
+/// the first prompt on an image pays for the encoder.
+public final class Segmenter: @unchecked Sendable {
+    struct Embedding {
+        var features: Tensor
+        var originalSize: (h: Int, w: Int)
+        var inputSize: (h: Int, w: Int)
+    }
+
+    /// Timing of one call, in milliseconds.
+    public struct Timing: Sendable {
+        /// Encoder time (0 when the embedding was cached).
+        public var embedMs: Double
+        /// Prompt encoder + decoder + upscaling to the image's size.
+        public var decodeMs: Double
+        public var cached: Bool
+    }
+
+    private let queue = DispatchQueue(label: "sam.serve.predictor")
+    // everything below is touched only on `queue`
+    private let predictor: SamPredictor
+    private var cache: [String: Embedding] = [:]
+    private var order: [String] = []   // least recently used first
+    private var current: String?
+    public let capacity: Int
+    public let model: Sam
+
+    public init(model: Sam, capacity: Int = 4) {
+        self.model = model
+        predictor = SamPredictor(model: model)
+        self.capacity = max(1, capacity)
+    }
+
+    private func perform<T>(_ body: @escaping () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+            queue.async {
+                do { c.resume(returning: try body()) } catch { c.resume(throwing: error) }
+            }
+        }
+    }
+
+    /// Makes `key`'s embedding current, running the encoder on `image()` when it is not cached. On `queue`.
+    private func select(_ key: String, image: () throws -> RGBImage) throws -> (ms: Double, cached: Bool) {
+        if let e = cache[key] {
+            touch(key)
+            if current != key {
+                predictor.setEmbedding(e.features, originalSize: e.originalSize, inputSize: e.inputSize)
+                current = key
+            }
+            return (0, true)
+        }
+        let img = try image()
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        predictor.setImage(img)
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+        cache[key] = Embedding(features: predictor.features!, originalSize: predictor.originalSize, inputSize: predictor.inputSize)
+        current = key
+        touch(key)
+        while order.count > capacity { cache[order.removeFirst()] = nil }
+        return (ms, false)
+    }
+
+    private func touch(_ key: String) {
+        order.removeAll { $0 == key }
+        order.append(key)
+    }
+
+    /// Computes (or finds) the embedding of the image called `key`; `image` decodes it when needed.
+    public func embed(key: String, image: @escaping () throws -> RGBImage) async throws -> (size: (h: Int, w: Int), timing: Timing) {
+        try await perform {
+            let (ms, cached) = try self.select(key, image: image)
+            return (self.predictor.originalSize, Timing(embedMs: ms, decodeMs: 0, cached: cached))
+        }
+    }
+
+    /// `SamPredictor.predict` on the image called `key`.
+    public func predict(key: String, image: @escaping () throws -> RGBImage, prompt: Prompt, multimask: Bool) async throws
+        -> (Prediction, Timing) {
+        try await perform {
+            let (ms, cached) = try self.select(key, image: image)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let p = try self.predictor.predict(prompt, multimaskOutput: multimask)
+            let dms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+            return (p, Timing(embedMs: ms, decodeMs: dms, cached: cached))
+        }
+    }
+
+    /// Names whose embeddings are cached, least recently used first.
+    public func cachedKeys() async -> [String] {
+        (try? await perform { self.order }) ?? []
+    }
+}

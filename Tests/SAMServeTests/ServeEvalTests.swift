@@ -1,0 +1,91 @@
+// The evaluation browser's listing: which CSVs count, how they are named, rows sorted by IoU, filters; and the
+// path guard on its own.
+import Foundation
+import SAMIO
+@testable import SAMServe
+import SAMTestSupport
+import XCTest
+
+final class ServeEvalTests: XCTestCase {
+    /// swift/tiny/GrabCut_point.csv, swift/tiny/COCO_MVal_box.csv, reference/small/GrabCut_clicks3.csv, plus files
+    /// that must be skipped: a summary (no id column), a shard, a model-size table.
+    func reportsFolder() throws -> String {
+        let root = try temporaryFolder(self)
+        func write(_ rel: String, _ text: String) throws {
+            let p = (root as NSString).appendingPathComponent(rel)
+            try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: p))
+        }
+        try write("swift/tiny/GrabCut_point.csv", "id,iou,iou_oracle\n106024,0.5,0.6\n124080,0.25,0.7\n153077,0.75,0.8\n")
+        try write("swift/tiny/COCO_MVal_box.csv", "id,iou\n7,0.125\n8,nan\n9,0.9\n")
+        try write("reference/small/GrabCut_clicks3.csv", "id,iou_1,iou_2,iou_3,noc85,noc90\n106024,0.1,0.2,0.3,3,3\n")
+        try write("swift/summary.csv", "checkpoint,dataset,protocol,metric,objects,value\ntiny,GrabCut,box,miou,50,0.4\n")
+        try write("swift/tiny/shards/GrabCut_point.1-of-4.csv", "id,iou\n1,0.0\n")
+        try write("swift/model_size.csv", "checkpoint,embed_dim\ntiny,192\n")
+        return root
+    }
+
+    func testListingSortsObjectsByIoUAndNamesFilesByTheirPath() throws {
+        let root = try SafeRoot(try reportsFolder())
+        let l = EvalBrowser.listing(root: root, dataset: nil, checkpoint: nil, protocol_: nil, source: nil, limit: 100)
+        XCTAssertEqual(l.files.map(\.path), ["reference/small/GrabCut_clicks3.csv", "swift/tiny/COCO_MVal_box.csv", "swift/tiny/GrabCut_point.csv"])
+        let coco = l.files[1]
+        XCTAssertEqual([coco.source, coco.checkpoint, coco.dataset, coco.protocol_], ["swift", "tiny", "COCO_MVal", "box"])
+        XCTAssertEqual(coco.objects, 2, "the nan row is skipped")
+        XCTAssertEqual(coco.miou, (0.125 + 0.9) / 2, accuracy: 1e-12)
+        XCTAssertEqual(l.files[0].protocol_, "clicks3")
+        XCTAssertEqual(l.rows.map(\.iou), [0.125, 0.25, 0.3, 0.5, 0.75, 0.9], "lowest IoU first; a click file's IoU is its last click's")
+        XCTAssertEqual(l.rows.map(\.id), ["7", "124080", "106024", "106024", "153077", "9"])
+        XCTAssertEqual(l.total_rows, 6)
+        let grab = EvalBrowser.listing(root: root, dataset: "GrabCut", checkpoint: nil, protocol_: nil, source: "swift", limit: 1)
+        XCTAssertEqual(grab.files.map(\.path), ["swift/tiny/GrabCut_point.csv"])
+        XCTAssertEqual(grab.rows.map(\.id), ["124080"])
+        XCTAssertEqual(grab.total_rows, 3)
+        XCTAssertEqual(EvalBrowser.listing(root: root, dataset: nil, checkpoint: "small", protocol_: "clicks3", source: nil, limit: 9).rows.map(\.iou), [0.3])
+        XCTAssertTrue(EvalBrowser.listing(root: root, dataset: "DAVIS", checkpoint: nil, protocol_: nil, source: nil, limit: 9).files.isEmpty)
+    }
+
+    func testEvalEndpoint() async throws {
+        let s = try await LiveServer(model: try TinyModel.model(), options: ServeOptions(reports: try reportsFolder()))
+        addTeardownBlock { s.stop() }
+        let a = try await s.get("/api/eval?dataset=GrabCut&protocol=point")
+        XCTAssertEqual(a.status, 200, a.text)
+        let l = try JSONDecoder().decode(EvalListing.self, from: a.body)
+        XCTAssertEqual(l.rows.map(\.iou), [0.25, 0.5, 0.75])
+        XCTAssertTrue(a.text.contains(#""protocol":"point""#), a.text)
+        for (q, status) in [("limit=-1", 400), ("limit=x", 400), ("colour=red", 400)] {
+            let b = try await s.get("/api/eval?\(q)")
+            XCTAssertEqual(b.status, status, "\(q): \(b.text)")
+            XCTAssertNotNil(b.errorMessage)
+        }
+        let info = try await s.get("/api/info")
+        XCTAssertEqual(info.json?["reports"] as? Bool, true)
+        // no --reports: 404
+        let t = try await LiveServer(model: try TinyModel.model(), options: ServeOptions())
+        addTeardownBlock { t.stop() }
+        let noReports = try await t.get("/api/eval")
+        XCTAssertEqual(noReports.status, 404)
+    }
+
+    func testSafeRootRefusesNamesLeavingTheFolder() throws {
+        let dir = try temporaryFolder(self)
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: dir + "/in/a.png"))
+        try Data("x".utf8).write(to: URL(fileURLWithPath: dir + "/inside-not.png"))
+        try FileManager.default.createSymbolicLink(atPath: dir + "/in/out.png", withDestinationPath: dir + "/inside-not.png")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/in/ok.png", withDestinationPath: dir + "/in/a.png")
+        let root = try SafeRoot(dir + "/in/../in")
+        XCTAssertEqual(root.path, SafeRoot.resolve(dir + "/in"))
+        XCTAssertEqual(try root.file("a.png"), SafeRoot.resolve(dir + "/in/a.png"))
+        XCTAssertEqual(try root.file("ok.png"), SafeRoot.resolve(dir + "/in/a.png"), "a link inside the folder is followed")
+        // a sibling folder whose name starts with the root's ("in" vs "inside-not.png") is outside
+        for name in ["../inside-not.png", "out.png", "/etc/passwd", "./../in/../inside-not.png"] {
+            XCTAssertThrowsError(try root.file(name), name) { XCTAssertEqual(($0 as? ServeError)?.status, 403, "\(name): \($0)") }
+        }
+        for (name, status) in [("", 400), ("a\0.png", 400), ("b.png", 404), (".", 403)] {
+            XCTAssertThrowsError(try root.file(name), name) { XCTAssertEqual(($0 as? ServeError)?.status, status, "\(name): \($0)") }
+        }
+        XCTAssertEqual(root.list(extensions: ["png"]), ["a.png", "ok.png"])
+        XCTAssertThrowsError(try SafeRoot(dir + "/missing")) { XCTAssertEqual(($0 as? ServeError)?.status, 404) }
+    }
+}
