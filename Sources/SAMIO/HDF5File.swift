@@ -431,16 +431,24 @@ public final class HDF5File {
         return out
     }
 
+    /// Limits of `datasetNames` on what a file may declare: links visited, characters in one path.
+    static let maxLinks = 100_000
+    static let maxPathLength = 4096
+
     /// Every dataset in the file, as full paths without the leading slash (`inputs/image`, `image_encoder.blocks.0`),
     /// sorted by name within each group (libhdf5's name index), groups visited depth-first. Only hard links are followed.
     public func datasetNames() throws -> [String] {
         hdf5Lock.lock(); defer { hdf5Lock.unlock() }
         try ensureOpen()
-        final class Box { var names: [String] = [] }
+        final class Box { var names: [String] = []; var visited = 0 }
         let box = Box()
         let visit: H5L_iterate_t = { group, name, info, data in
             guard let name, let info, let data, info.pointee.type == H5L_TYPE_HARD else { return 0 }
             let b = Unmanaged<Box>.fromOpaque(data).takeUnretainedValue()
+            // A corrupt file can nest groups without end (libhdf5 then spends seconds building each ever longer
+            // path, found by fuzzing): stop at limits no dump comes near (a ViT-H dump has ~600 datasets).
+            b.visited += 1
+            if b.visited > HDF5File.maxLinks || strlen(name) > HDF5File.maxPathLength { return -1 }
             let oid = H5Oopen(group, name, sam_h5p_default())
             if oid >= 0 {
                 if H5Iget_type(oid) == H5I_DATASET { b.names.append(String(cString: name)) }
@@ -451,7 +459,10 @@ public final class HDF5File {
         let status = withExtendedLifetime(box) {
             H5Lvisit(fid, H5_INDEX_NAME, H5_ITER_INC, visit, Unmanaged.passUnretained(box).toOpaque())
         }
-        guard status >= 0 else { throw fail("cannot list the datasets") }
+        if box.visited > HDF5File.maxLinks {
+            throw IOError.corrupt(path, "more than \(HDF5File.maxLinks) links: not a dump or embedding this toolkit reads")
+        }
+        guard status >= 0 else { throw fail("cannot list the datasets (links nested deeper than \(HDF5File.maxPathLength) characters, or a corrupt group)") }
         return box.names
     }
 

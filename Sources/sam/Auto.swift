@@ -151,8 +151,7 @@ struct Auto: ParsableCommand {
                     let staging = (out as NSString).appendingPathComponent(".\(stem).partial-\(getpid())")
                     try? FileManager.default.removeItem(atPath: staging)
                     try AMGOutput.writeFolder(records, image: img, to: staging)
-                    if FileManager.default.fileExists(atPath: dest) { try FileManager.default.removeItem(atPath: dest) }
-                    try FileManager.default.moveItem(atPath: staging, toPath: dest)
+                    try AtomicFile.replaceDirectory(dest, with: staging)
                 }
                 bar.finish(image: i, name: name, masks: records.count, seconds: Date().timeIntervalSince(t0))
             }

@@ -121,8 +121,7 @@ struct Segment: ParsableCommand {
                 try SegmentOutput.write(pred, prompt: p, multimask: mm, image: img, to: staging)
             }
             // the finished folder replaces any earlier one in one step
-            if FileManager.default.fileExists(atPath: out) { try FileManager.default.removeItem(atPath: out) }
-            try FileManager.default.moveItem(atPath: staging, toPath: out)
+            try AtomicFile.replaceDirectory(out, with: staging)
             print("wrote \(out)")
         }
     }
