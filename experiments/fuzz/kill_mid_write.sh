@@ -3,7 +3,7 @@
 # every kill that no file at a final name is incomplete (check_outputs.py: PNG decoded, JSON parsed, HDF5 read,
 # CSV rows complete, segment folders holding everything result.json lists). Output folders are reused across kills,
 # so a kill can land while an earlier complete output is being replaced. Prints a table; exit 1 on any bad file.
-# Usage: experiments/fuzz/kill_mid_write.sh [K] [path/to/sam]
+# Usage: [CMDS="segment embed eval"] experiments/fuzz/kill_mid_write.sh [K] [path/to/sam]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -35,7 +35,7 @@ mkdir -p "$T/emb" "$T/ev"
 echo "| command | full run (s) | kills | killed before exit | files checked | bad files | temporaries at the end |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 total_bad=0
-for c in segment embed eval; do
+for c in ${CMDS:-segment embed eval}; do
     full=$(timeit ${CMD[$c]})
     killed=0; checked=0; bad=0; temps=0
     for ((i = 0; i < K; i++)); do
