@@ -263,13 +263,19 @@ def main():
     ap.add_argument("--shard", default=None, help="k/n: the k-th of n contiguous blocks of the sorted objects (as sam eval)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda: the network on a GPU in float32 with TF32 "
+                    "off (matmul and cuDNN); prompts, distance transforms and IoUs stay in NumPy/SciPy on the CPU")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.device != "cpu":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     protocols = a.prompt.split(",")
     if len(protocols) > 1 and "{prompt}" not in a.out:
         raise SystemExit("--out must contain {prompt} with several protocols")
     sam, cfg, name = sam_config.load_sam(a.checkpoint, a.model_type)
+    sam.to(a.device)
     predictor = SamPredictor(sam)
     objs = list_objects(a.dataset, a.instances, a.ignore_value, a.rotate_mismatched)
     if a.shard:
