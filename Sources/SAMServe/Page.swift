@@ -15,6 +15,7 @@ header button.on { color: #fff; border-bottom: 2px solid #fff; }
 main { padding: 12px 14px; }
 .bar { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-bottom: 8px; }
 #view { max-width: 100%; max-height: 78vh; cursor: crosshair; border: 1px solid #999; user-select: none; }
+.masks { min-height: 2.4em; } /* the image does not move when the mask buttons appear */
 .masks button { border: 2px solid #ccc; background: #f6f6f6; padding: 4px 8px; cursor: pointer; }
 .masks button.sel { border-color: #1e90ff; background: #e6f2ff; }
 #status { color: #555; } .err { color: #b00020 !important; }
@@ -158,8 +159,9 @@ function updateLinks() {
 }
 
 function imageXY(e) {
+  // the client box excludes the border: offsets from its top-left corner, scaled to image pixels
   const c = $("view"), rect = c.getBoundingClientRect();
-  const x = (e.clientX - rect.left) * c.width / rect.width, y = (e.clientY - rect.top) * c.height / rect.height;
+  const x = (e.clientX - rect.left - c.clientLeft) * c.width / c.clientWidth, y = (e.clientY - rect.top - c.clientTop) * c.height / c.clientHeight;
   return [Math.min(c.width - 1, Math.max(0, Math.floor(x))), Math.min(c.height - 1, Math.max(0, Math.floor(y)))];
 }
 const view = $("view");
@@ -171,7 +173,7 @@ view.addEventListener("mousedown", e => {
 view.addEventListener("mousemove", e => {
   if (!drag || drag.button !== 0) return;
   const [x, y] = imageXY(e); drag.x1 = x; drag.y1 = y;
-  const c = $("view"), s = c.width / c.getBoundingClientRect().width;
+  const c = $("view"), s = c.width / c.clientWidth;
   if (Math.abs(x - drag.x0) > 4 * s || Math.abs(y - drag.y0) > 4 * s) drag.moved = true;
   if (drag.moved) draw();
 });

@@ -65,7 +65,7 @@ public final class SAMServer: Sendable {
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: Page.html)))
         }
-        r.get("/api/info") { _, _ in try await self.guarded { try self.info() } }
+        r.get("/api/info") { _, _ in try await self.guarded { try await self.info() } }
         r.get("/api/images") { _, _ in try await self.guarded { try self.listImages() } }
         r.get("/api/image") { req, _ in try await self.guarded { try self.imagePNG(req) } }
         r.post("/api/upload") { req, _ in try await self.guarded { try await self.upload(req) } }
@@ -96,11 +96,12 @@ public final class SAMServer: Sendable {
         var cached: [String]
     }
 
-    func info() throws -> Response {
+    func info() async throws -> Response {
         let c = segmenter.model.config
         return try json(Info(checkpoint: options.checkpointLabel, image_size: c.imageSize, embed_dim: c.encoderEmbedDim,
                              depth: c.encoderDepth, images: imagesRoot != nil, reports: reportsRoot != nil,
-                             max_upload_bytes: options.maxUploadBytes, cache_size: options.cacheSize, cached: []))
+                             max_upload_bytes: options.maxUploadBytes, cache_size: options.cacheSize,
+                             cached: await segmenter.cachedKeys()))
     }
 
     func listImages() throws -> Response {

@@ -110,6 +110,8 @@ final class ServeAPITests: XCTestCase {
         XCTAssertGreaterThan(e["embed_ms"] as? Double ?? 0, 0)
         keys = await s.server.segmenter.cachedKeys()
         XCTAssertEqual(keys, ["image:sub/third.png", "image:sub/copy.png"])
+        let info = try await s.get("/api/info")
+        XCTAssertEqual(info.json?["cached"] as? [String], ["image:sub/third.png", "image:sub/copy.png"])
     }
 
     func testDownloadsAreSamSegmentsFiles() async throws {
