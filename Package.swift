@@ -25,6 +25,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        // already in Hummingbird's graph; named because SAMServe imports NIOCore (the bound port) and HTTPTypes (headers)
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // Floor 0: C libraries.
@@ -46,6 +49,8 @@ let package = Package(
         .target(name: "SAMServe", dependencies: [
             "SAMEval", "SAMInference", "SAMModel", "SAMTensor", "SAMIO",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ], swiftSettings: release),
         // Floor 5.
         .executableTarget(name: "sam", dependencies: [

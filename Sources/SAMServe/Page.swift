@@ -46,7 +46,10 @@ th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: ta
   <span id="evalstatus"></span>
 </div>
 <h3>Files</h3><table id="evalfiles"></table>
-<h3>Objects, lowest IoU first</h3><table id="evalrows"></table>
+<div id="overlaybox" class="hidden"><h3 id="overlaycap"></h3><img id="overlay" alt="overlay"><br>
+<small>Green: ground truth · blue: the served model's mask for the protocol's prompt (yellow) · the IoU is recomputed
+with the served checkpoint, which may differ from the row's.</small></div>
+<h3>Objects, lowest IoU first <small id="rowhint"></small></h3><table id="evalrows"></table>
 </section>
 </main>
 <script>
@@ -219,9 +222,27 @@ async function loadEval() {
     $("evalfiles").innerHTML = "<tr><th>file</th><th>objects</th><th>mIoU</th></tr>" + r.files.map(f =>
       `<tr><td>${esc(f.path)}</td><td class=num>${f.objects}</td><td class=num>${f.miou.toFixed(4)}</td></tr>`).join("");
     $("evalrows").innerHTML = "<tr><th>IoU</th><th>id</th><th>dataset</th><th>protocol</th><th>checkpoint</th><th>source</th></tr>" +
-      r.rows.map(x => `<tr><td class=num>${x.iou.toFixed(4)}</td><td>${esc(x.id)}</td><td>${esc(x.dataset)}</td><td>${esc(x.protocol)}</td><td>${esc(x.checkpoint)}</td><td>${esc(x.source)}</td></tr>`).join("");
+      r.rows.map((x, i) => `<tr data-i="${i}"><td class=num>${x.iou.toFixed(4)}</td><td>${esc(x.id)}</td><td>${esc(x.dataset)}</td><td>${esc(x.protocol)}</td><td>${esc(x.checkpoint)}</td><td>${esc(x.source)}</td></tr>`).join("");
     $("evalstatus").textContent = `${r.files.length} files, ${r.total_rows} objects (${r.rows.length} shown)`;
+    if (sam.info && sam.info.data) {
+      $("rowhint").textContent = "(click a row for its overlay)";
+      for (const tr of $("evalrows").querySelectorAll("tr[data-i]")) {
+        tr.style.cursor = "pointer";
+        tr.onclick = () => showOverlay(r.rows[+tr.dataset.i]);
+      }
+    }
   } catch (e) { $("evalstatus").textContent = e.message; $("evalstatus").className = "err"; }
+}
+async function showOverlay(row) {
+  const q = new URLSearchParams({ dataset: row.dataset, id: row.id, protocol: row.protocol });
+  $("overlaybox").classList.remove("hidden");
+  $("overlaycap").textContent = `${row.dataset} ${row.id} · ${row.protocol} · CSV IoU ${row.iou.toFixed(4)} (${row.checkpoint}, ${row.source}) · drawing…`;
+  try {
+    const r = await api("/api/eval/overlay?" + q);
+    const iou = +r.headers.get("X-SAM-IoU");
+    $("overlay").src = URL.createObjectURL(await r.blob());
+    $("overlaycap").textContent = `${row.dataset} ${row.id} · ${row.protocol} · CSV IoU ${row.iou.toFixed(4)} (${row.checkpoint}, ${row.source}) · served model IoU ${iou.toFixed(4)}`;
+  } catch (e) { $("overlaycap").textContent = e.message; }
 }
 function esc(s) { return String(s).replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]); }
 function tab(evalOn) {
@@ -233,7 +254,7 @@ $("tab-seg").onclick = () => tab(false); $("tab-eval").onclick = () => tab(true)
 
 (async () => {
   try {
-    const info = await (await api("/api/info")).json();
+    const info = sam.info = await (await api("/api/info")).json();
     $("ckpt").textContent = `${info.checkpoint} · ViT ${info.embed_dim}×${info.depth}`;
     $("tab-eval").classList.toggle("hidden", !info.reports);
     const r = await (await api("/api/images")).json();

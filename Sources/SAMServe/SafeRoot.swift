@@ -22,7 +22,15 @@ public struct SafeRoot: Sendable {
     /// The absolute path of `name` (relative, `/`-separated) under the folder.
     /// - Throws: 403 for a name that leaves the folder (`..`, an absolute path, a link pointing outside),
     ///   400 for an empty or NUL-containing name, 404 for a file that does not exist.
-    public func file(_ name: String) throws -> String {
+    public func file(_ name: String) throws -> String { try resolve(name, directory: false) }
+
+    /// The absolute path of the sub-folder `name`; the same refusals as `file`.
+    public func folder(_ name: String) throws -> String { try resolve(name, directory: true) }
+
+    /// Whether an absolute path, resolved, lies under the folder.
+    public func contains(_ absolute: String) -> Bool { SafeRoot.resolve(absolute).hasPrefix(path + "/") }
+
+    func resolve(_ name: String, directory: Bool) throws -> String {
         guard !name.isEmpty, !name.contains("\0"), name.utf8.count <= 4096 else {
             throw ServeError.badRequest("bad file name \(name.debugDescription)")
         }
@@ -32,8 +40,8 @@ public struct SafeRoot: Sendable {
         let full = SafeRoot.resolve((path as NSString).appendingPathComponent(name))
         guard full.hasPrefix(path + "/") else { throw ServeError.forbidden("\(name.debugDescription) leaves the served folder") }
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue else {
-            throw ServeError.notFound("no file \(name.debugDescription) under the served folder")
+        guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), isDir.boolValue == directory else {
+            throw ServeError.notFound("no \(directory ? "folder" : "file") \(name.debugDescription) under the served folder")
         }
         return full
     }

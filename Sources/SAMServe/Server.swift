@@ -2,8 +2,10 @@
 // message (`{"error": {"message": …}}`); nothing a client sends can stop the server.
 import Dispatch
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
+import SAMEval
 import SAMIO
 import SAMInference
 import SAMModel
@@ -13,6 +15,8 @@ public struct ServeOptions: Sendable {
     public var images: String?
     /// Folder of evaluation CSVs and reports (nil: no evaluation browser).
     public var reports: String?
+    /// Folder holding the evaluated data sets by name (`DIR/GrabCut/{images,masks}`), for per-object overlays.
+    public var data: String?
     /// Largest upload (bytes); larger bodies get 413.
     public var maxUploadBytes: Int
     /// Embeddings kept (least recently used dropped first).
@@ -22,9 +26,9 @@ public struct ServeOptions: Sendable {
     /// Shown on the page and in GET /api/info.
     public var checkpointLabel: String
 
-    public init(images: String? = nil, reports: String? = nil, maxUploadBytes: Int = 20 << 20, cacheSize: Int = 4,
-                maxUploads: Int = 8, checkpointLabel: String = "") {
-        self.images = images; self.reports = reports; self.maxUploadBytes = maxUploadBytes
+    public init(images: String? = nil, reports: String? = nil, data: String? = nil, maxUploadBytes: Int = 20 << 20,
+                cacheSize: Int = 4, maxUploads: Int = 8, checkpointLabel: String = "") {
+        self.images = images; self.reports = reports; self.data = data; self.maxUploadBytes = maxUploadBytes
         self.cacheSize = cacheSize; self.maxUploads = maxUploads; self.checkpointLabel = checkpointLabel
     }
 }
@@ -39,6 +43,7 @@ public final class SAMServer: Sendable {
     public let segmenter: Segmenter
     let imagesRoot: SafeRoot?
     let reportsRoot: SafeRoot?
+    let dataRoot: SafeRoot?
     let uploads: UploadStore
 
     /// - Throws: `ServeError` 404 when --images or --reports is not a folder.
@@ -47,6 +52,7 @@ public final class SAMServer: Sendable {
         segmenter = Segmenter(model: model, capacity: options.cacheSize)
         imagesRoot = try options.images.map(SafeRoot.init)
         reportsRoot = try options.reports.map(SafeRoot.init)
+        dataRoot = try options.data.map(SafeRoot.init)
         uploads = UploadStore(capacity: options.maxUploads)
     }
 
@@ -74,6 +80,7 @@ public final class SAMServer: Sendable {
         r.get("/api/mask.png") { req, _ in try await self.guarded { try await self.maskDownload(req) } }
         r.get("/api/prompts.json") { req, _ in try await self.guarded { try self.promptsDownload(req) } }
         r.get("/api/eval") { req, _ in try await self.guarded { try self.evalListing(req) } }
+        r.get("/api/eval/overlay") { req, _ in try await self.guarded { try await self.evalOverlay(req) } }
         return r
     }
 
@@ -91,6 +98,7 @@ public final class SAMServer: Sendable {
         var depth: Int
         var images: Bool
         var reports: Bool
+        var data: Bool
         var max_upload_bytes: Int
         var cache_size: Int
         var cached: [String]
@@ -99,7 +107,7 @@ public final class SAMServer: Sendable {
     func info() async throws -> Response {
         let c = segmenter.model.config
         return try json(Info(checkpoint: options.checkpointLabel, image_size: c.imageSize, embed_dim: c.encoderEmbedDim,
-                             depth: c.encoderDepth, images: imagesRoot != nil, reports: reportsRoot != nil,
+                             depth: c.encoderDepth, images: imagesRoot != nil, reports: reportsRoot != nil, data: dataRoot != nil,
                              max_upload_bytes: options.maxUploadBytes, cache_size: options.cacheSize,
                              cached: await segmenter.cachedKeys()))
     }
@@ -244,6 +252,50 @@ public final class SAMServer: Sendable {
         }
         return try json(EvalBrowser.listing(root: root, dataset: q["dataset"], checkpoint: q["checkpoint"], protocol_: q["protocol"],
                                             source: q["source"], limit: limit))
+    }
+
+    /// GET /api/eval/overlay?dataset=NAME&id=ID&protocol=P[&seed=S]: the object's picture, PNG; headers
+    /// `X-SAM-IoU` (the scored mask's IoU with the ground truth, served model) and `X-SAM-Prompt` (JSON).
+    func evalOverlay(_ req: Request) async throws -> Response {
+        guard let root = dataRoot else { throw ServeError.notFound("no --data folder is served (the data sets the evaluation ran on)") }
+        let q = Dictionary(query(req), uniquingKeysWith: { a, _ in a })
+        for k in q.keys where !["dataset", "id", "protocol", "seed"].contains(k) {
+            throw ServeError.badRequest("unknown query parameter \(k.debugDescription) (known: dataset, id, protocol, seed)")
+        }
+        guard let name = q["dataset"], let id = q["id"], let proto = q["protocol"] else {
+            throw ServeError.badRequest("give dataset, id and protocol")
+        }
+        var seed: UInt64 = 0
+        if let s = q["seed"] {
+            guard let v = UInt64(s) else { throw ServeError.badRequest("seed=\(s): expected an unsigned integer") }
+            seed = v
+        }
+        let folder = try root.folder(name)
+        let dataset: Dataset
+        do { dataset = try Dataset.open(path: folder, rotateMismatched: true) } catch {
+            throw ServeError.badRequest("\(name) is not a data set folder (images/ and masks/, or SA-1B): \(error)")
+        }
+        guard let o = dataset.objects.first(where: { $0.id == id }) else {
+            throw ServeError.notFound("no object \(id.debugDescription) in \(name)")
+        }
+        var paths = [o.imagePath]
+        if case .maskFile(let m, _) = o.source { paths.append(m) }
+        for p in paths where !root.contains(p) { throw ServeError.forbidden("\(id): \(p) lies outside the served --data folder") }
+        let (image, truth) = try dataset.load(o)
+        let (prompt, multimask) = try EvalOverlay.prompt(protocol: proto, truth: truth, id: id, seed: seed)
+        let (pred, _) = try await segmenter.predict(key: "data:\(name)/\(o.imagePath)", image: { image }, prompt: prompt, multimask: multimask)
+        let k = EvalOverlay.scoredMask(pred)
+        let (iou, png) = try EvalOverlay.draw(image: image, truth: truth, prediction: pred, mask: k, prompt: prompt,
+                                              caption: "\(proto) \(options.checkpointLabel)")
+        let spec = PromptSpec(points: prompt.points.isEmpty ? nil : prompt.points.map { [Double($0.x), Double($0.y)] },
+                              labels: prompt.points.isEmpty ? nil : prompt.labels,
+                              box: prompt.box.map { [Double($0.x0), Double($0.y0), Double($0.x1), Double($0.y1)] }, multimask: multimask)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        var headers: HTTPFields = [.contentType: "image/png"]
+        headers[HTTPField.Name("X-SAM-IoU")!] = String(iou)
+        headers[HTTPField.Name("X-SAM-Prompt")!] = String(decoding: try enc.encode(spec), as: UTF8.self)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: png)))
     }
 
     func json<T: Encodable>(_ value: T) throws -> Response {

@@ -18,6 +18,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Folder of images to offer (JPEG, PNG, BMP; sub-folders included).") var images: String?
     @Option(help: "Folder of evaluation CSVs (`sam eval`/`sam ablate` output, e.g. notebooks-data/eval) for the evaluation browser.")
     var reports: String?
+    @Option(help: "Folder holding the evaluated data sets by name (e.g. ../shared/data, with GrabCut/images and GrabCut/masks), for the per-object overlays of the evaluation browser.")
+    var data: String?
     @Option(help: "Address to bind; 127.0.0.1 keeps the page on this machine.") var host = "127.0.0.1"
     @Option(help: "Port (0: any free port, printed at start).") var port = 8080
     @Option(help: "Largest upload in MB (larger ones get 413).") var maxUploadMb = 20
@@ -37,7 +39,7 @@ struct Serve: ParsableCommand {
             ImageLimits.maxPixels = min(ImageLimits.maxPixels, maxPixels)
             let sam = try model.load()
             server = try SAMServer(model: sam, options: ServeOptions(
-                images: images, reports: reports, maxUploadBytes: maxUploadMb << 20, cacheSize: cache, checkpointLabel: model.label))
+                images: images, reports: reports, data: data, maxUploadBytes: maxUploadMb << 20, cacheSize: cache, checkpointLabel: model.label))
         }
         let host = host
         let app = server.application(host: host, port: port) { p in

@@ -1,7 +1,9 @@
 // The evaluation browser's listing: which CSVs count, how they are named, rows sorted by IoU, filters; and the
 // path guard on its own.
 import Foundation
+import SAMEval
 import SAMIO
+import SAMInference
 @testable import SAMServe
 import SAMTestSupport
 import XCTest
@@ -65,6 +67,75 @@ final class ServeEvalTests: XCTestCase {
         addTeardownBlock { t.stop() }
         let noReports = try await t.get("/api/eval")
         XCTAssertEqual(noReports.status, 404)
+    }
+
+    /// DIR/set/{images,masks}/a.png: image_small.png and a 120×160 mask with the object at x 30…80, y 40…120;
+    /// DIR/leak/{images,masks}/b.png whose image is a link out of DIR.
+    func dataFolder() throws -> (root: String, mask: [UInt8]) {
+        let root = try temporaryFolder(self)
+        let data = root + "/data"
+        for d in ["set/images", "set/masks", "leak/images", "leak/masks"] {
+            try FileManager.default.createDirectory(atPath: data + "/" + d, withIntermediateDirectories: true)
+        }
+        try FileManager.default.copyItem(atPath: Paths.fixture("reference/image_small.png"), toPath: data + "/set/images/a.png")
+        var mask = [UInt8](repeating: 0, count: 120 * 160)
+        for y in 40...120 { for x in 30...80 { mask[y * 120 + x] = 255 } }
+        try ImageWriter.writePNG(path: data + "/set/masks/a.png", width: 120, height: 160, channels: 1, pixels: mask)
+        try FileManager.default.copyItem(atPath: Paths.fixture("reference/image_small.png"), toPath: root + "/outside.png")
+        try FileManager.default.createSymbolicLink(atPath: data + "/leak/images/b.png", withDestinationPath: root + "/outside.png")
+        try ImageWriter.writePNG(path: data + "/leak/masks/b.png", width: 120, height: 160, channels: 1, pixels: mask)
+        return (data, mask)
+    }
+
+    func testOverlayDrawsTheProtocolsPromptAndScoresTheServedModel() async throws {
+        let (data, mask) = try dataFolder()
+        let s = try await LiveServer(model: try TinyModel.model(), options: ServeOptions(data: data))
+        addTeardownBlock { s.stop() }
+        let gt = GroundTruth(width: 120, height: 160, values: mask)
+        let image = try ImageReader.readRGB(path: Paths.fixture("reference/image_small.png"))
+        let p = SamPredictor(model: try TinyModel.model())
+        p.setImage(image)
+        for (proto, expectedPrompt, multimask) in [("box", #"{"box":[30,40,80,120],"multimask":false}"#, false),
+                                                   ("point", nil, true), ("box+point", nil, false)] {
+            let a = try await s.get("/api/eval/overlay?dataset=set&id=a&protocol=\(proto.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
+            XCTAssertEqual(a.status, 200, "\(proto): \(a.text)")
+            XCTAssertEqual(a.contentType, "image/png")
+            let promptJSON = try XCTUnwrap(a.headers["x-sam-prompt"], proto)
+            if let e = expectedPrompt { XCTAssertEqual(promptJSON, e) }
+            let spec = try JSONDecoder().decode(PromptSpec.self, from: Data(promptJSON.utf8))
+            XCTAssertEqual(spec.multimask, multimask)
+            let prompt = try spec.prompt(file: "header", index: 0)
+            if proto != "box" { XCTAssertEqual(prompt.points.count, 1); XCTAssertEqual(prompt.labels, [1]) }
+            if proto == "point" {
+                let f = try XCTUnwrap(ProtocolPrompts.farthest(gt))
+                XCTAssertEqual(spec.points, [[Double(f.x), Double(f.y)]])
+            }
+            let pred = try p.predict(prompt, multimaskOutput: multimask)
+            let k = EvalOverlay.scoredMask(pred)
+            XCTAssertEqual(Double(try XCTUnwrap(a.headers["x-sam-iou"])), gt.iou(pred.mask(k)), proto)
+            let png = try decodePNG(a.body, in: data + "/..")
+            XCTAssertEqual([png.width, png.height], [120, 160])
+        }
+        // the picture differs from the image inside the object (ground truth blended in)
+        let a = try await s.get("/api/eval/overlay?dataset=set&id=a&protocol=box")
+        let tmp = data + "/../o.png"
+        try a.body.write(to: URL(fileURLWithPath: tmp))
+        let drawn = try ImageReader.readRGB(path: tmp)
+        let i = (100 * 120 + 40) * 3
+        XCTAssertNotEqual(Array(drawn.pixels[i..<(i + 3)]), Array(image.pixels[i..<(i + 3)]))
+        XCTAssertGreaterThan(drawn.pixels[i + 1], drawn.pixels[i], "green ground truth over the object")
+        for (q, status) in [("dataset=set&id=zzz&protocol=box", 404), ("dataset=nope&id=a&protocol=box", 404),
+                            ("dataset=../data&id=a&protocol=box", 403), ("dataset=set&id=a&protocol=clicks5", 400),
+                            ("dataset=set&id=a&protocol=lasso", 400), ("dataset=set&id=a", 400), ("dataset=set&id=a&protocol=box&seed=-1", 400),
+                            ("dataset=set&id=a&protocol=box&colour=red", 400), ("dataset=leak&id=b&protocol=box", 403)] {
+            let b = try await s.get("/api/eval/overlay?\(q)")
+            XCTAssertEqual(b.status, status, "\(q): \(b.text)")
+            XCTAssertNotNil(b.errorMessage, q)
+        }
+        let t = try await LiveServer(model: try TinyModel.model(), options: ServeOptions())
+        addTeardownBlock { t.stop() }
+        let none = try await t.get("/api/eval/overlay?dataset=set&id=a&protocol=box")
+        XCTAssertEqual(none.status, 404)
     }
 
     func testSafeRootRefusesNamesLeavingTheFolder() throws {

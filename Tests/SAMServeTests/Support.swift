@@ -35,6 +35,8 @@ struct HTTPAnswer {
     var status: Int
     var body: Data
     var contentType: String?
+    /// Header fields, names lower-cased.
+    var headers: [String: String] = [:]
     var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
     /// The message of a `{"error": {"message": …}}` answer.
     var errorMessage: String? { (json?["error"] as? [String: Any])?["message"] as? String }
@@ -70,7 +72,9 @@ final class LiveServer: @unchecked Sendable {
             }.resume()
         }
         let h = resp as! HTTPURLResponse
-        return HTTPAnswer(status: h.statusCode, body: data, contentType: h.value(forHTTPHeaderField: "Content-Type"))
+        var headers: [String: String] = [:]
+        for (k, v) in h.allHeaderFields { headers[String(describing: k).lowercased()] = String(describing: v) }
+        return HTTPAnswer(status: h.statusCode, body: data, contentType: h.value(forHTTPHeaderField: "Content-Type"), headers: headers)
     }
 
     func get(_ path: String) async throws -> HTTPAnswer { try await request("GET", path) }
