@@ -20,8 +20,13 @@ final class ServePageBrowserTests: XCTestCase {
         let tmp = try temporaryFolder(self)
         let shots = ProcessInfo.processInfo.environment["SAM_SERVE_SCREENSHOTS"] ?? tmp
 
+        let data = try Paths.requireShared("data")
+        // one evaluation row for the evaluation tab (the value of notebooks-data/eval/swift/tiny/GrabCut_box.csv)
+        try FileManager.default.createDirectory(atPath: tmp + "/reports/swift/tiny", withIntermediateDirectories: true)
+        try Data("id,iou\n106024,0.279873\n".utf8).write(to: URL(fileURLWithPath: tmp + "/reports/swift/tiny/GrabCut_box.csv"))
         let server = try await LiveServer(model: try SamLoader.load(checkpoint: ckpt),
-                                          options: ServeOptions(images: images, checkpointLabel: "sam_demo_tiny.pth"))
+                                          options: ServeOptions(images: images, reports: tmp + "/reports", data: data,
+                                                                checkpointLabel: "sam_demo_tiny.pth"))
         addTeardownBlock { server.stop() }
         let wd = try await WebDriver()
         do {
@@ -105,6 +110,19 @@ final class ServePageBrowserTests: XCTestCase {
             XCTAssertTrue(links[0].contains("/api/mask.png?image=106024.jpg&point=250%2C160%2C1&box=150%2C40%2C360%2C300"), links[0])
             XCTAssertTrue(links[1].contains("/api/prompts.json?"), links[1])
             print("page server_ms per step: \(latencies)")
+            // the evaluation tab: the row, and its overlay drawn by the server
+            _ = try await wd.execute("document.getElementById('tab-eval').click();")
+            try await wd.wait(for: "document.querySelectorAll('#evalrows tr[data-i]').length === 1")
+            _ = try await wd.execute("document.querySelector('#evalrows tr[data-i]').click();")
+            try await wd.wait(for: "document.getElementById('overlaycap').textContent.includes('served model IoU') && document.getElementById('overlay').complete && document.getElementById('overlay').naturalWidth > 0")
+            let api = try await server.get("/api/eval/overlay?dataset=GrabCut&id=106024&protocol=box")
+            XCTAssertEqual(api.status, 200, api.text)
+            let iou = try XCTUnwrap(Double(try XCTUnwrap(api.headers["x-sam-iou"])))
+            let shown = try await wd.value("const o = document.getElementById('overlay'); o.scrollIntoView(); return [document.getElementById('overlaycap').textContent, String(o.naturalWidth)];", as: [String].self)
+            XCTAssertTrue(shown[0].contains("GrabCut 106024 · box · CSV IoU 0.2799"), shown[0])
+            XCTAssertTrue(shown[0].hasSuffix("served model IoU " + String(format: "%.4f", iou)), shown[0])
+            XCTAssertEqual(shown[1], "481")
+            try await wd.screenshot().write(to: URL(fileURLWithPath: shots + "/page_5_eval_overlay.png"))
         } catch {
             await wd.quit()
             throw error
