@@ -77,8 +77,14 @@ public struct SegmentRequest: Codable, Sendable {
         return r
     }
 
+    /// Most points in one prompt: a click session has a handful; the bound keeps one request's decoder work small.
+    public static let maxPoints = 256
+
     /// The predictor's prompt, through the same conversion `sam segment --prompts` uses.
     public func prompt() throws -> Prompt {
+        if let n = points?.count, n > SegmentRequest.maxPoints {
+            throw ServeError.badRequest("\(n) points, more than \(SegmentRequest.maxPoints)")
+        }
         do { return try spec.prompt(file: "request", index: 0) } catch let e as PromptFileError {
             throw ServeError.badRequest(e.description)
         }

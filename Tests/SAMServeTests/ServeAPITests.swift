@@ -246,6 +246,8 @@ final class ServeAPITests: XCTestCase {
             ("both", #"{"image":"image_small.png","upload":"x","points":[[1,1]]}"#, "not both"),
             ("format", #"{"image":"image_small.png","points":[[1,1]],"format":"gif"}"#, "format"),
             ("multimask string", #"{"image":"image_small.png","points":[[1,1]],"multimask":"yes"}"#, "multimask"),
+            ("257 points", #"{"image":"image_small.png","points":["# + Array(repeating: "[1,1]", count: 257).joined(separator: ",") + "]}",
+             "257 points, more than 256"),
         ]
         for (what, body, message) in bodies {
             let a = try await s.request("POST", "/api/segment", body: Data(body.utf8))
@@ -260,9 +262,12 @@ final class ServeAPITests: XCTestCase {
         XCTAssertEqual(unknownRoute.status, 404)
         let wrongMethod = try await s.get("/api/segment")
         XCTAssertTrue([404, 405].contains(wrongMethod.status), "\(wrongMethod.status)")
-        // after all that the server still segments
+        // after all that the server still segments, up to the largest prompt allowed
         let ok = try await s.post("/api/segment", json: ["image": imageName, "points": [[40, 70]]])
         XCTAssertEqual(ok.status, 200, ok.text)
+        let many = try await s.post("/api/segment", json: ["image": imageName, "points": (0..<256).map { [$0 % 120, $0 % 160] },
+                                                            "labels": (0..<256).map { $0 % 2 }, "format": "rle"])
+        XCTAssertEqual(many.status, 200, many.text)
     }
 
     func testPageIsServed() async throws {
