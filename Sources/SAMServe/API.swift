@@ -126,7 +126,14 @@ public struct SegmentResponse: Codable, Sendable {
     public var cached: Bool
     public var embed_ms: Double
     public var decode_ms: Double
-    /// From the request's arrival to the encoded answer (excludes the network).
+    /// CPU time of the decode, both cores together (unaffected by other processes taking the cores).
+    public var decode_cpu_ms: Double
+    /// Encoding the masks (PNG/RLE, area, box).
+    public var encode_ms: Double
+    /// CPU time of that encoding (one thread).
+    public var encode_cpu_ms: Double
+    /// From the request's arrival to the encoded masks (excludes the answer's JSON serialisation and the network);
+    /// what decode_ms and encode_ms leave is parsing and waiting for the predictor's queue and for the cores.
     public var server_ms: Double
 }
 
@@ -140,7 +147,39 @@ public struct EmbedResponse: Codable, Sendable {
     public var embed_ms: Double
 }
 
+/// Area and XYWH box of mask `k` in one pass, the values of `maskBoxXYWH` (first/last set column and row, [0, 0, 0, 0]
+/// when empty) and of the pixel count. Written here on concrete arrays because the library's generic
+/// `maskBoxXYWH<C: Collection>` is not specialised across modules: with it, encoding three 481×321 masks took 28 ms
+/// of CPU per click, with this 5 ms, PNG included (reports/serve/README.md). `ServeAPITests` checks both against the
+/// library's.
+func maskStats(_ pred: Prediction, index k: Int) -> (area: Int, bbox: [Int]) {
+    let w = pred.width, h = pred.height, base = k * w * h
+    var area = 0, x0 = Int.max, y0 = Int.max, x1 = -1, y1 = -1
+    pred.masks.withUnsafeBufferPointer { m in
+        for y in 0..<h {
+            let row = base + y * w
+            var first = -1, last = -1, n = 0
+            for x in 0..<w where m[row + x] != 0 {
+                if first < 0 { first = x }
+                last = x
+                n += 1
+            }
+            guard n > 0 else { continue }
+            area += n
+            x0 = min(x0, first); x1 = max(x1, last)
+            if y0 == Int.max { y0 = y }
+            y1 = y
+        }
+    }
+    return (area, x1 < 0 ? [0, 0, 0, 0] : [x0, y0, x1 - x0, y1 - y0])
+}
+
 /// A mask as an 8-bit gray PNG, 255 inside — the bytes `sam segment` writes as mask_<k>.png.
 public func maskPNG(_ pred: Prediction, index k: Int) throws -> [UInt8] {
-    try ImageWriter.encodePNG(width: pred.width, height: pred.height, channels: 1, pixels: pred.mask(k).map { $0 != 0 ? 255 : 0 })
+    let n = pred.width * pred.height, base = k * n
+    let pixels = [UInt8](unsafeUninitializedCapacity: n) { out, count in
+        pred.masks.withUnsafeBufferPointer { m in for i in 0..<n { out[i] = m[base + i] != 0 ? 255 : 0 } }
+        count = n
+    }
+    return try ImageWriter.encodePNG(width: pred.width, height: pred.height, channels: 1, pixels: pixels)
 }

@@ -22,6 +22,9 @@ public final class Segmenter: @unchecked Sendable {
         public var embedMs: Double
         /// Prompt encoder + decoder + upscaling to the image's size.
         public var decodeMs: Double
+        /// CPU time of the whole process during the decode, all cores together (what the decode costs, whatever
+        /// else competes for the cores).
+        public var decodeCPUMs: Double
         public var cached: Bool
     }
 
@@ -78,7 +81,7 @@ public final class Segmenter: @unchecked Sendable {
     public func embed(key: String, image: @escaping () throws -> RGBImage) async throws -> (size: (h: Int, w: Int), timing: Timing) {
         try await perform {
             let (ms, cached) = try self.select(key, image: image)
-            return (self.predictor.originalSize, Timing(embedMs: ms, decodeMs: 0, cached: cached))
+            return (self.predictor.originalSize, Timing(embedMs: ms, decodeMs: 0, decodeCPUMs: 0, cached: cached))
         }
     }
 
@@ -87,10 +90,10 @@ public final class Segmenter: @unchecked Sendable {
         -> (Prediction, Timing) {
         try await perform {
             let (ms, cached) = try self.select(key, image: image)
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = DispatchTime.now().uptimeNanoseconds, c0 = cpuMs(CLOCK_PROCESS_CPUTIME_ID)
             let p = try self.predictor.predict(prompt, multimaskOutput: multimask)
             let dms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
-            return (p, Timing(embedMs: ms, decodeMs: dms, cached: cached))
+            return (p, Timing(embedMs: ms, decodeMs: dms, decodeCPUMs: cpuMs(CLOCK_PROCESS_CPUTIME_ID) - c0, cached: cached))
         }
     }
 
@@ -98,4 +101,11 @@ public final class Segmenter: @unchecked Sendable {
     public func cachedKeys() async -> [String] {
         (try? await perform { self.order }) ?? []
     }
+}
+
+/// CPU time of a clock (`CLOCK_PROCESS_CPUTIME_ID`, `CLOCK_THREAD_CPUTIME_ID`) in milliseconds.
+func cpuMs(_ clock: clockid_t) -> Double {
+    var t = timespec()
+    clock_gettime(clock, &t)
+    return Double(t.tv_sec) * 1e3 + Double(t.tv_nsec) / 1e6
 }

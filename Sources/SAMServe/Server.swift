@@ -199,17 +199,23 @@ public final class SAMServer: Sendable {
         let format = r.format ?? "png"
         guard ["png", "rle", "both"].contains(format) else { throw ServeError.badRequest("format \(format.debugDescription): expected png, rle or both") }
         let (pred, t) = try await predict(r)
+        let t1 = DispatchTime.now().uptimeNanoseconds, c1 = cpuMs(CLOCK_THREAD_CPUTIME_ID)
         var masks: [MaskJSON] = []
         for k in 0..<pred.maskCount {
-            let m = pred.mask(k)
+            let stats = maskStats(pred, index: k)
             masks.append(MaskJSON(png: format == "rle" ? nil : try maskPNG(pred, index: k).base64(),
-                                  counts: format == "png" ? nil : RLE(mask: Array(m), height: pred.height, width: pred.width).cocoString,
-                                  area: m.reduce(0) { $0 + Int($1) }, bbox: maskBoxXYWH(m, width: pred.width, height: pred.height)))
+                                  counts: format == "png" ? nil : RLE(mask: Array(pred.mask(k)), height: pred.height, width: pred.width).cocoString,
+                                  area: stats.area, bbox: stats.bbox))
         }
         let best = pred.iouPredictions.indices.max { pred.iouPredictions[$0] < pred.iouPredictions[$1] } ?? 0
         var resp = SegmentResponse(width: pred.width, height: pred.height, iou_predictions: pred.iouPredictions, masks: masks,
-                                   best: best, prompt: r.spec, cached: t.cached, embed_ms: t.embedMs, decode_ms: t.decodeMs, server_ms: 0)
-        resp.server_ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+                                   best: best, prompt: r.spec, cached: t.cached, embed_ms: t.embedMs, decode_ms: t.decodeMs,
+                                   decode_cpu_ms: t.decodeCPUMs, encode_ms: 0, encode_cpu_ms: cpuMs(CLOCK_THREAD_CPUTIME_ID) - c1,
+                                   server_ms: 0)
+        // both end before the answer's own JSON serialisation (a few strings already encoded above)
+        let t2 = DispatchTime.now().uptimeNanoseconds
+        resp.encode_ms = Double(t2 - t1) / 1e6
+        resp.server_ms = Double(t2 - t0) / 1e6
         return try json(resp)
     }
 

@@ -72,10 +72,30 @@ final class ServeAPITests: XCTestCase {
             XCTAssertEqual(r.cached, n > 0, "case \(n)")
             XCTAssertEqual(r.embed_ms == 0, n > 0, "case \(n): embed_ms \(r.embed_ms)")
             XCTAssertGreaterThan(r.server_ms, 0)
-            XCTAssertGreaterThanOrEqual(r.server_ms, r.decode_ms + r.embed_ms)
+            XCTAssertGreaterThan(r.encode_ms, 0)
+            XCTAssertGreaterThanOrEqual(r.server_ms, r.decode_ms + r.embed_ms + r.encode_ms)
         }
         // the masks of at least one case are not all empty (otherwise equality above would prove little)
         XCTAssertGreaterThan(try reference(cases[2].prompt, multimask: true).masks.reduce(0) { $0 + Int($1) }, 0)
+    }
+
+    func testMaskStatsAndPNGEqualTheLibrarysOnEdgeCases() throws {
+        var pred = try reference(Prompt(points: [(40, 70)], labels: [1]), multimask: true)
+        let w = pred.width, h = pred.height, n = w * h
+        var rng = SystemRandomNumberGenerator()
+        var corner = [UInt8](repeating: 0, count: n); corner[n - 1] = 1
+        var origin = [UInt8](repeating: 0, count: n); origin[0] = 1
+        var column = [UInt8](repeating: 0, count: n); for y in 5..<9 { column[y * w + 7] = 1 }
+        let cases: [[UInt8]] = [[UInt8](repeating: 0, count: n), [UInt8](repeating: 1, count: n), corner, origin, column,
+                                (0..<n).map { _ in UInt8.random(in: 0...1, using: &rng) }, Array(pred.mask(0))]
+        let dir = try temporaryFolder(self)
+        for (i, m) in cases.enumerated() {
+            pred.masks = m + m + m
+            let s = maskStats(pred, index: 2)
+            XCTAssertEqual(s.area, m.reduce(0) { $0 + Int($1) }, "case \(i)")
+            XCTAssertEqual(s.bbox, maskBoxXYWH(m, width: w, height: h), "case \(i)")
+            XCTAssertEqual(try decodePNG(Data(try maskPNG(pred, index: 1)), in: dir).values, m.map { $0 != 0 ? 255 : 0 }, "case \(i)")
+        }
     }
 
     func testEmbeddingCacheKeepsTheLastImagesAndSwitchesBetweenThem() async throws {

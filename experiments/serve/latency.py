@@ -60,19 +60,23 @@ def main():
         w, h = e["width"], e["height"]
         # warm-up click (first decoder call allocates its buffers)
         post(base + "/api/segment", {"image": a.image, "points": [[w // 2, h // 2]], "labels": [1]})
-        server, rtt, decode = [], [], []
+        server, rtt, decode, encode, dcpu, ecpu = [], [], [], [], [], []
         for i in range(a.clicks):
             # points on a 6×5 grid inside the image, one prompt per click
             x = int(w * (0.1 + 0.8 * (i % 6) / 5)); y = int(h * (0.1 + 0.8 * (i // 6 % 5) / 4))
             d, ms = post(base + "/api/segment", {"image": a.image, "points": [[x, y]], "labels": [1],
                                                  "multimask": bool(a.multimask), "format": a.format})
             assert d["cached"], "embedding was not cached"
-            server.append(d["server_ms"]); decode.append(d["decode_ms"]); rtt.append(ms)
+            server.append(d["server_ms"]); decode.append(d["decode_ms"]); encode.append(d["encode_ms"]); rtt.append(ms)
+            dcpu.append(d["decode_cpu_ms"]); ecpu.append(d["encode_cpu_ms"])
         q = lambda v, p: sorted(v)[min(len(v) - 1, int(p * len(v)))]
         row = {"label": a.label, "model": " ".join(model), "image": a.image, "width": w, "height": h,
                "clicks": a.clicks, "multimask": a.multimask, "format": a.format, "embed_ms": round(e["embed_ms"], 1),
                "median_server_ms": round(statistics.median(server), 1), "p90_server_ms": round(q(server, 0.9), 1),
                "median_decode_ms": round(statistics.median(decode), 1),
+               "median_encode_ms": round(statistics.median(encode), 1),
+               "median_decode_cpu_ms": round(statistics.median(dcpu), 1),
+               "median_encode_cpu_ms": round(statistics.median(ecpu), 1),
                "median_roundtrip_ms": round(statistics.median(rtt), 1), "p90_roundtrip_ms": round(q(rtt, 0.9), 1)}
         print(json.dumps(row))
         if a.csv:
