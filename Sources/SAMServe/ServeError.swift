@@ -11,7 +11,7 @@ public struct ServeError: Error, CustomStringConvertible, Equatable {
 
     public init(_ status: Int, _ message: String) { self.status = status; self.message = message }
 
-    public var description: String { "\(status): \(message)" }
+    public var description: String { message }
 
     public static func badRequest(_ m: String) -> ServeError { ServeError(400, m) }
     public static func forbidden(_ m: String) -> ServeError { ServeError(403, m) }
