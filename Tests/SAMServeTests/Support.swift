@@ -50,6 +50,8 @@ final class LiveServer: @unchecked Sendable {
     private let task: Task<Void, any Error>
 
     init(model: Sam, options: ServeOptions) async throws {
+        // Hummingbird reads its log level from LOG_LEVEL; stopping by cancellation logs an error otherwise
+        setenv("LOG_LEVEL", "critical", 0)
         server = try SAMServer(model: model, options: options)
         let (ports, cont) = AsyncStream<Int>.makeStream()
         let app = server.application(host: "127.0.0.1", port: 0) { cont.yield($0) }
