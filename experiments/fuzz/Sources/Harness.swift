@@ -49,7 +49,8 @@ func runOne(_ buf: UnsafeBufferPointer<UInt8>) {
         // Images over 1 M pixels are refused by the header check (the same code path as the real 178 M-pixel
         // bound): legal RLE BMPs and CMYK JPEGs that fill 178 M pixels from a few bytes take longer than the hang
         // limit in this instrumented debug build (reports/robustness/README.md), which stopped the earlier runs.
-        ImageLimits.maxPixels = 1 << 20
+        // (SAMFUZZ_MAX_PIXELS lowers it further: the decoders' code paths do not depend on the size.)
+        ImageLimits.maxPixels = Int(ProcessInfo.processInfo.environment["SAMFUZZ_MAX_PIXELS"] ?? "") ?? 1 << 20
         // Above 4 M pixels only the decode runs: the per-pixel conversions are linear, bounded by ImageLimits, and in
         // this debug + ASan build a legitimate 16 M-pixel CMYK image (a 272-byte JPEG, which Pillow also accepts)
         // takes longer than the 10 s hang limit (reports/robustness/README.md).
