@@ -3,6 +3,7 @@
 // experiments/reference/eval_reference.py, which must give the same prompts bit for bit.
 import Foundation
 import SAMInference
+import SAMTensor
 
 /// A prompt protocol of `sam eval`.
 public enum EvalProtocol: Sendable, Hashable, CustomStringConvertible {
@@ -68,24 +69,14 @@ public enum EvalProtocol: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// SplitMix64 (Steele, Lea & Flood 2014): the protocols' one random generator, easy to reproduce in Python.
-public struct SplitMix64: Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// The protocols' draws use SAMTensor's SplitMix64, one generator per object.
+extension SplitMix64 {
     /// The generator of one object: `seed ^ FNV-1a-64(id as UTF-8)`, so an object's draws do not depend on the
     /// objects before it (shards and resumed runs draw the same).
     public init(seed: UInt64, id: String) {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for b in id.utf8 { h ^= UInt64(b); h &*= 0x0000_0100_0000_01B3 }
-        state = seed ^ h
+        self.init(seed: seed ^ h)
     }
 }
 

@@ -3,6 +3,7 @@
 // ref: segment_anything scripts/amg.py@dca509f (write_masks_to_folder), notebooks/automatic_mask_generator_example.ipynb (show_anns)
 import Foundation
 import SAMIO
+import SAMTensor
 
 public enum AMGOutput {
     /// The header of Meta's `scripts/amg.py` metadata.csv.
@@ -79,7 +80,7 @@ public enum AMGOutput {
         var rng = SplitMix64(seed: seed)
         var colours: [[Float]] = []
         for (rank, i) in order.enumerated() {
-            colours.append((0..<3).map { _ in Float(rng.nextUniform()) * 255 })
+            colours.append((0..<3).map { _ in Float(rng.nextDouble()) * 255 })
             let rle = records[i].rle
             var idx = 0, parity = false
             for c in rle.counts {
@@ -115,17 +116,3 @@ public enum AMGOutput {
     }
 }
 
-/// SplitMix64: a small seeded generator for reproducible overlay colours.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1) with 53 random bits.
-    mutating func nextUniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}

@@ -44,7 +44,7 @@ public final class WeightStore {
 
     public init(_ source: Source) {
         self.source = source
-        if case .random(let seed) = source { rng = SplitMix64(seed: seed) } else { rng = SplitMix64(seed: 0) }
+        if case .random(let seed) = source { rng = SplitMix64(weightsSeed: seed) } else { rng = SplitMix64(weightsSeed: 0) }
     }
 
     /// The tensor stored under `key`, which must have `shape`.
@@ -88,21 +88,13 @@ public final class WeightStore {
     }
 }
 
-/// A small, fast, seeded generator for random weights.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextUniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    /// Standard normal (Box–Muller).
+extension SplitMix64 {
+    /// The random-weights stream of a seed (the state starts one step on: `seed + 0x9E3779B97F4A7C15`).
+    init(weightsSeed seed: UInt64) { self.init(seed: seed &+ 0x9E37_79B9_7F4A_7C15) }
+
+    /// Standard normal (Box–Muller) from two 24-bit uniforms.
     mutating func nextNormal() -> Float {
-        let u1 = max(nextUniform(), 1e-7), u2 = nextUniform()
+        let u1 = max(nextFloat(), 1e-7), u2 = nextFloat()
         return (-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2)
     }
 }

@@ -2,6 +2,7 @@
 // placement on synthetic masks, NoC, and the resumable CSV journal.
 import Foundation
 import SAMEval
+import SAMTensor
 import XCTest
 
 /// labels from rows of characters: '#' object, '.' background, '?' ignore.
