@@ -11,13 +11,7 @@ final class SegmentCommandTests: XCTestCase {
     var image: String { Paths.fixture("reference/image_small.png") }
     var base: [String] { ["segment", "--checkpoint", ckpt, "--image", image] }
 
-    struct Result: Decodable {
-        struct Mask: Decodable { var file: String; var area: Int; var bbox: [Int] }
-        var iou_predictions: [Float]
-        var masks: [Mask]
-        var multimask: Bool
-        var prompt: PromptSpec
-    }
+    typealias Result = SegmentResultFile
 
     func result(_ dir: String) throws -> Result {
         try JSONDecoder().decode(Result.self, from: Data(contentsOf: URL(fileURLWithPath: (dir as NSString).appendingPathComponent("result.json"))))

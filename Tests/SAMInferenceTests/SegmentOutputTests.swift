@@ -24,13 +24,7 @@ final class SegmentOutputTests: XCTestCase {
         XCTAssertEqual(maskBoxXYWH(two[(w * h)...], width: w, height: h), [1, 1, 2, 1])
     }
 
-    struct Result: Decodable {
-        struct Mask: Decodable { var file: String; var area: Int; var bbox: [Int] }
-        var iou_predictions: [Float]
-        var masks: [Mask]
-        var multimask: Bool
-        var prompt: PromptSpec
-    }
+    typealias Result = SegmentResultFile
 
     func testWrittenFilesDescribeThePrediction() throws {
         let predictor = try Tiny.predictor()

@@ -96,3 +96,12 @@ func runSam(_ arguments: [String]) throws -> ProcessResult {
     return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
                          stderr: String(decoding: e, as: UTF8.self))
 }
+
+/// `result.json` of a `sam segment` output folder, as the tests read it back.
+struct SegmentResultFile: Decodable {
+    struct Mask: Decodable { var file: String; var area: Int; var bbox: [Int] }
+    var iou_predictions: [Float]
+    var masks: [Mask]
+    var multimask: Bool
+    var prompt: PromptSpec
+}
