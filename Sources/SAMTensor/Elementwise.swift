@@ -195,10 +195,10 @@ public func permute(_ x: Tensor, _ perm: [Int]) -> Tensor {
         return Tensor(shape: newShape) { out in
             x.data.withUnsafeBufferPointer { xp in
                 let src = xp.baseAddress!, dst = out.baseAddress!
-                let tile = 32
-                parallelChunks(mats * ((m + tile - 1) / tile), minChunk: 8) { r in
+                let tile = 32, rowTiles = (m + tile - 1) / tile
+                parallelChunks(mats * rowTiles, minChunk: 8) { r in
                     for job in r {
-                        let b = job / ((m + tile - 1) / tile), i0 = (job % ((m + tile - 1) / tile)) * tile
+                        let b = job / rowTiles, i0 = (job % rowTiles) * tile
                         let sb = src + b * m * n, db = dst + b * m * n, i1 = min(i0 + tile, m)
                         var j0 = 0
                         while j0 < n {
