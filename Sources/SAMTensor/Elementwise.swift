@@ -70,13 +70,14 @@ extension Tensor {
         return out
     }
 
-    /// In-place element-wise addition of a same-shaped tensor.
+    /// In-place element-wise addition of a same-shaped tensor (both cores for large tensors).
     public mutating func add(_ other: Tensor) {
         precondition(shape == other.shape, "add: \(shape) vs \(other.shape)")
         let n = count
         data.withUnsafeMutableBufferPointer { p in
             other.data.withUnsafeBufferPointer { q in
-                for i in 0..<n { p[i] += q[i] }
+                let pb = p.baseAddress!, qb = q.baseAddress!
+                parallelChunks(n, minChunk: 65536) { r in for i in r { pb[i] += qb[i] } }
             }
         }
     }
@@ -124,36 +125,68 @@ public func softmaxRows(_ base: UnsafeMutablePointer<Float>, rows: Int, cols: In
 /// Layer norm over the last axis (PyTorch `nn.LayerNorm(C, eps)`): (x − mean) / √(var + eps) · weight + bias,
 /// with the biased variance. x: [..., C]; weight, bias: [C].
 public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) -> Tensor {
+    layerNorm(x, plus: nil, weight: weight, bias: bias, eps: eps)
+}
+
+/// layerNorm(x + y) in one pass over the rows (the residual additions before the decoder's norms): each row's sum is
+/// formed, then normalised while in cache. The same operations on the same values as adding, then normalising.
+public func layerNorm(_ x: Tensor, plus y: Tensor?, weight: Tensor, bias: Tensor, eps: Float) -> Tensor {
     let c = x.shape.last!
     precondition(weight.count == c && bias.count == c, "layerNorm: weight \(weight.shape) for input \(x.shape)")
+    if let y { precondition(y.shape == x.shape, "layerNorm: \(x.shape) plus \(y.shape)") }
     let rows = x.count / c
     return Tensor(shape: x.shape) { out in
         x.data.withUnsafeBufferPointer { xp in
+        (y ?? x).data.withUnsafeBufferPointer { yp in
             weight.data.withUnsafeBufferPointer { wp in
                 bias.data.withUnsafeBufferPointer { bp in
-                    let o = out.baseAddress!, xi = xp.baseAddress!
+                    let o = out.baseAddress!, xi = xp.baseAddress!, yi = yp.baseAddress!
+                    let wv = wp.baseAddress!, bv = bp.baseAddress!
+                    let plus = y != nil
                     parallelChunks(rows, minChunk: max(1, 16384 / c)) { r in
                         for row in r {
-                            let src = xi + row * c, dst = o + row * c
-                            var mean: Float = 0
-                            for j in 0..<c { mean += src[j] }
-                            mean /= Float(c)
-                            var v: Float = 0
-                            for j in 0..<c { let d = src[j] - mean; v += d * d }
-                            v /= Float(c)
-                            let inv = 1 / (v + eps).squareRoot()
-                            for j in 0..<c { dst[j] = (src[j] - mean) * inv * wp[j] + bp[j] }
+                            let dst = o + row * c
+                            var src = UnsafePointer(xi + row * c)
+                            if plus {
+                                let a = xi + row * c, b = yi + row * c
+                                for j in 0..<c { dst[j] = a[j] + b[j] }
+                                src = UnsafePointer(dst)
+                            }
+                            layerNormRow(src, dst, count: c, weight: wv, bias: bv, eps: eps)
                         }
                     }
                 }
             }
-        }
+        }}
     }
+}
+
+/// One row of `layerNorm` (src and dst may be the same row): mean and biased variance with eight partial sums,
+/// then (x − mean) · 1/√(var + eps) · w + b.
+@inline(__always)
+func layerNormRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count c: Int,
+                  weight wp: UnsafePointer<Float>, bias bp: UnsafePointer<Float>, eps: Float) {
+    var j = 0
+    var acc = Float8(repeating: 0)
+    while j + 8 <= c { acc += UnsafeRawPointer(src + j).loadUnaligned(as: Float8.self); j += 8 }
+    var mean = acc.sum()
+    while j < c { mean += src[j]; j += 1 }
+    mean /= Float(c)
+    j = 0
+    var vacc = Float8(repeating: 0)
+    let mv = Float8(repeating: mean)
+    while j + 8 <= c { let d = UnsafeRawPointer(src + j).loadUnaligned(as: Float8.self) - mv; vacc += d * d; j += 8 }
+    var v = vacc.sum()
+    while j < c { let d = src[j] - mean; v += d * d; j += 1 }
+    v /= Float(c)
+    let inv = 1 / (v + eps).squareRoot()
+    for k in 0..<c { dst[k] = (src[k] - mean) * inv * wp[k] + bp[k] }
 }
 
 /// Meta's `LayerNorm2d` (segment_anything/modeling/common.py@dca509f): normalises each pixel over the channel axis
 /// of an N×C×H×W tensor: u = mean_c x, s = mean_c (x − u)², y = (x − u) / √(s + eps) · w[c] + b[c].
-public func layerNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) -> Tensor {
+/// `gelu`: exact GELU applied to each output while in cache (the decoder's `output_upscaling.1` then `.2`).
+public func layerNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float, gelu: Bool = false) -> Tensor {
     precondition(x.rank == 4, "layerNorm2d expects N×C×H×W, got \(x.shape)")
     let n = x.shape[0], c = x.shape[1], hw = x.shape[2] * x.shape[3]
     precondition(weight.count == c && bias.count == c, "layerNorm2d: weight \(weight.shape) for input \(x.shape)")
@@ -177,6 +210,7 @@ public func layerNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) -
                         let s = src + ch * hw + r.lowerBound, d = dst + ch * hw + r.lowerBound
                         let w = weight.data[ch], bb = bias.data[ch]
                         for i in 0..<len { d[i] = (s[i] - mean[i]) * vs[i] * w + bb }
+                        if gelu { geluInPlace(d, count: len) }
                     }
                 }
             }

@@ -131,14 +131,10 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                                     let row = S + i * n
                                     if withRel {
                                         let t = r0 + i
-                                        let rhRow = RH + t * height, rwRow = RW + t * width
-                                        for ky in 0..<height {
-                                            let a = rhRow[ky]
-                                            let seg = row + ky * width
-                                            for kx in 0..<width { seg[kx] = (seg[kx] + a) + rwRow[kx] }
-                                        }
+                                        relPosSoftmaxRow(row, height: height, width: width, relH: RH + t * height, relW: RW + t * width)
+                                    } else {
+                                        softmaxRow(row, count: n)
                                     }
-                                    softmaxRow(row, count: n)
                                 }
                             }
                             sgemm(m: rows, n: hd, k: n, a: S, lda: n, b: v, ldb: c3,

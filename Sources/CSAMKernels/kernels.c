@@ -1,0 +1,192 @@
+// See include/sam_kernels.h. The arithmetic is that of SAMTensor/FastMath.swift (Cephes expf, A&S 7.1.26 erf).
+#include "sam_kernels.h"
+#include <string.h>
+#include <stdint.h>
+
+#pragma clang fp contract(off)
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t i16 __attribute__((vector_size(64)));
+
+#define SPLAT(c) ((v16){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c})
+#define ISPLAT(c) ((i16){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c})
+
+// Helpers are macros (GNU statement expressions), not functions: a function taking a 16-float vector by value would
+// have a different ABI in each clone, which clang refuses even when it is always inlined.
+#define LOAD(p) ({ v16 v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define STORE(p, v) do { v16 s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
+#define SELECT(mask, a, b) ({ i16 m_ = (mask); v16 a_ = (a), b_ = (b); i16 ai_, bi_; \
+    memcpy(&ai_, &a_, sizeof ai_); memcpy(&bi_, &b_, sizeof bi_); i16 r_ = (m_ & ai_) | (~m_ & bi_); \
+    v16 o_; memcpy(&o_, &r_, sizeof o_); o_; })
+/// a < b ? b : a (a NaN stays NaN), as FastMath's maximum8; VMIN: b < a ? b : a
+#define VMAX(a, b) ({ v16 x_ = (a), y_ = (b); SELECT(x_ < y_, y_, x_); })
+#define VMIN(a, b) ({ v16 x_ = (a), y_ = (b); SELECT(y_ < x_, y_, x_); })
+
+#define VEXP(vin) ({ \
+    v16 x0_ = VMIN(VMAX((vin), SPLAT(-87.33654f)), SPLAT(88.72283f)); \
+    const v16 magic_ = SPLAT(12582912.0f); \
+    v16 t_ = x0_ * SPLAT(1.44269504088896341f) + magic_; \
+    v16 fx_ = t_ - magic_; \
+    v16 x_ = x0_ - fx_ * SPLAT(0.693359375f); \
+    x_ = x_ + fx_ * SPLAT(2.12194440e-4f); \
+    v16 z_ = x_ * x_; \
+    v16 y_ = SPLAT(1.9875691500e-4f); \
+    y_ = y_ * x_ + SPLAT(1.3981999507e-3f); \
+    y_ = y_ * x_ + SPLAT(8.3334519073e-3f); \
+    y_ = y_ * x_ + SPLAT(4.1665795894e-2f); \
+    y_ = y_ * x_ + SPLAT(1.6666665459e-1f); \
+    y_ = y_ * x_ + SPLAT(5.0000001201e-1f); \
+    y_ = y_ * z_ + x_ + SPLAT(1.0f); \
+    i16 n_; memcpy(&n_, &t_, sizeof n_); \
+    n_ = n_ - ISPLAT(0x4B400000); \
+    i16 e_ = (n_ + ISPLAT(127)) << 23; \
+    v16 p_; memcpy(&p_, &e_, sizeof p_); \
+    y_ * p_; })
+
+/// One lane of vexp (the same operations), for row tails.
+static inline __attribute__((always_inline)) float sexp(float v) {
+    float x0 = v < -87.33654f ? -87.33654f : v;
+    x0 = 88.72283f < x0 ? 88.72283f : x0;
+    const float magic = 12582912.0f;
+    float t = x0 * 1.44269504088896341f + magic;
+    float fx = t - magic;
+    float x = x0 - fx * 0.693359375f;
+    x = x + fx * 2.12194440e-4f;
+    float z = x * x;
+    float y = 1.9875691500e-4f;
+    y = y * x + 1.3981999507e-3f;
+    y = y * x + 8.3334519073e-3f;
+    y = y * x + 4.1665795894e-2f;
+    y = y * x + 1.6666665459e-1f;
+    y = y * x + 5.0000001201e-1f;
+    y = y * z + x + 1.0f;
+    int32_t n; memcpy(&n, &t, sizeof n);
+    n = n - 0x4B400000;
+    int32_t e = (int32_t)((uint32_t)(n + 127) << 23);
+    float pow2; memcpy(&pow2, &e, sizeof pow2);
+    return y * pow2;
+}
+
+#define VGELU(xv) ({ \
+    v16 xin_ = (xv); \
+    v16 gx_ = xin_ * SPLAT(0.70710678118654752440f); \
+    i16 neg_ = gx_ < SPLAT(0.0f); \
+    v16 a_ = SELECT(neg_, -gx_, gx_); \
+    v16 t_ = SPLAT(1.0f) / (a_ * SPLAT(0.3275911f) + SPLAT(1.0f)); \
+    v16 r_ = SPLAT(1.061405429f); \
+    r_ = r_ * t_ - SPLAT(1.453152027f); \
+    r_ = r_ * t_ + SPLAT(1.421413741f); \
+    r_ = r_ * t_ - SPLAT(0.284496736f); \
+    r_ = r_ * t_ + SPLAT(0.254829592f); \
+    v16 ex_ = VEXP(-(a_ * a_)); \
+    v16 y_ = SPLAT(1.0f) - r_ * t_ * ex_; \
+    v16 erf_ = SELECT(neg_, SPLAT(-1.0f), SPLAT(1.0f)) * y_; \
+    xin_ * SPLAT(0.5f) * (erf_ + SPLAT(1.0f)); })
+
+static inline __attribute__((always_inline)) float sgelu(float xin) {
+    float x = xin * 0.70710678118654752440f;
+    int neg = x < 0.0f;
+    float a = neg ? -x : x;
+    float t = 1.0f / (a * 0.3275911f + 1.0f);
+    float r = 1.061405429f;
+    r = r * t - 1.453152027f;
+    r = r * t + 1.421413741f;
+    r = r * t - 0.284496736f;
+    r = r * t + 0.254829592f;
+    float y = 1.0f - r * t * sexp(-(a * a));
+    float erf = (neg ? -1.0f : 1.0f) * y;
+    return xin * 0.5f * (erf + 1.0f);
+}
+
+CLONES void sam_gelu(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) STORE(x + i, VGELU(LOAD(x + i)));
+    for (; i < n; i++) x[i] = sgelu(x[i]);
+}
+
+static inline __attribute__((always_inline)) void softmax_after_max(float *x, size_t n, float m) {
+    v16 mv = SPLAT(m), sv = SPLAT(0.0f);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) { v16 e = VEXP(LOAD(x + i) - mv); STORE(x + i, e); sv += e; }
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++) s += sv[l];
+    for (; i < n; i++) { float e = sexp(x[i] - m); x[i] = e; s += e; }
+    float inv = 1.0f / s;
+    v16 iv = SPLAT(inv);
+    for (i = 0; i + 16 <= n; i += 16) STORE(x + i, LOAD(x + i) * iv);
+    for (; i < n; i++) x[i] = x[i] * inv;
+}
+
+static inline __attribute__((always_inline)) float row_max(const float *x, size_t n) {
+    v16 mv = SPLAT(-__builtin_inff());
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) mv = VMAX(mv, LOAD(x + i));
+    float m = -__builtin_inff();
+    for (int l = 0; l < 16; l++) m = m < mv[l] ? mv[l] : m;
+    for (; i < n; i++) m = m < x[i] ? x[i] : m;
+    return m;
+}
+
+CLONES void sam_softmax_row(float *x, size_t n) {
+    softmax_after_max(x, n, row_max(x, n));
+}
+
+CLONES void sam_softmax_row_div(float *x, size_t n, float divisor) {
+    v16 dv = SPLAT(divisor), mv = SPLAT(-__builtin_inff());
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) { v16 v = LOAD(x + i) / dv; STORE(x + i, v); mv = VMAX(mv, v); }
+    float m = -__builtin_inff();
+    for (int l = 0; l < 16; l++) m = m < mv[l] ? mv[l] : m;
+    for (; i < n; i++) { float v = x[i] / divisor; x[i] = v; m = m < v ? v : m; }
+    softmax_after_max(x, n, m);
+}
+
+CLONES void sam_relpos_softmax_row(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w) {
+    v16 mv = SPLAT(-__builtin_inff());
+    float m = -__builtin_inff();
+    for (size_t ky = 0; ky < h; ky++) {
+        float *seg = row + ky * w;
+        v16 a = SPLAT(rel_h[ky]);
+        size_t kx = 0;
+        for (; kx + 16 <= w; kx += 16) { v16 v = (LOAD(seg + kx) + a) + LOAD(rel_w + kx); STORE(seg + kx, v); mv = VMAX(mv, v); }
+        for (; kx < w; kx++) { float v = (seg[kx] + rel_h[ky]) + rel_w[kx]; seg[kx] = v; m = m < v ? v : m; }
+    }
+    for (int l = 0; l < 16; l++) m = m < mv[l] ? mv[l] : m;
+    softmax_after_max(row, h * w, m);
+}
+
+CLONES void sam_softmax_columns(float *x, size_t rows, size_t cols, float divisor) {
+    v16 dv = SPLAT(divisor);
+    size_t j = 0;
+    for (; j + 16 <= cols; j += 16) {
+        v16 m = SPLAT(-__builtin_inff());
+        for (size_t r = 0; r < rows; r++) { v16 v = LOAD(x + r * cols + j) / dv; STORE(x + r * cols + j, v); m = VMAX(m, v); }
+        v16 s = SPLAT(0.0f);
+        for (size_t r = 0; r < rows; r++) { v16 e = VEXP(LOAD(x + r * cols + j) - m); STORE(x + r * cols + j, e); s += e; }
+        v16 inv = SPLAT(1.0f) / s;
+        for (size_t r = 0; r < rows; r++) STORE(x + r * cols + j, LOAD(x + r * cols + j) * inv);
+    }
+    for (; j < cols; j++) {
+        float m = -__builtin_inff();
+        for (size_t r = 0; r < rows; r++) { float v = x[r * cols + j] / divisor; x[r * cols + j] = v; m = m < v ? v : m; }
+        float s = 0.0f;
+        for (size_t r = 0; r < rows; r++) { float e = sexp(x[r * cols + j] - m); x[r * cols + j] = e; s += e; }
+        float inv = 1.0f / s;
+        for (size_t r = 0; r < rows; r++) x[r * cols + j] = x[r * cols + j] * inv;
+    }
+}
+
+int sam_kernels_width(void) {
+#if defined(__x86_64__) && defined(__clang__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return 512;
+    if (__builtin_cpu_supports("avx2")) return 256;
+#endif
+    return 128;
+}
