@@ -170,7 +170,6 @@ protocol AMGPointDecoder: AnyObject {
 final class SamPointDecoder: AMGPointDecoder {
     let model: Sam
     let predictor: SamPredictor
-    private lazy var densePE: Tensor = model.promptEncoder.densePE(nil)
 
     init(model: Sam) { self.model = model; predictor = SamPredictor(model: model) }
 
@@ -184,14 +183,20 @@ final class SamPointDecoder: AMGPointDecoder {
         let prompts = points.map { p in
             ModelPrompt(points: Tensor(shape: [1, 2], data: [Float(p.x * sx), Float(p.y * sy)]), labels: [1])
         }
-        let (sparse, dense) = model.promptEncoder(prompts, masks: nil, nil)
-        let (lowRes, iou) = model.maskDecoder(imageEmbedding: features, imagePE: densePE, sparse: sparse, dense: dense,
-                                               multimaskOutput: true, nil)
+        let sparse = model.promptEncoder.sparseEmbeddings(prompts)
+        let (lowRes, iou) = model.maskDecoder.decode(predictor.decoderImage(features), sparse: sparse, dense: nil,
+                                                     outputs: 1..<model.config.numMaskTokens)
         let l = lowRes.shape[2]
         let model = self.model
         return AMGDecodedBatch(masksPerPoint: lowRes.shape[1], iouPredictions: iou.data) { i in
-            let one = Tensor(shape: [1, 1, l, l], data: Array(lowRes.data[(i * l * l)..<((i + 1) * l * l)]))
-            return model.postprocessMasks(one, inputSize: inSize, originalSize: cropSize).data
+            let (h, w) = cropSize
+            return [Float](unsafeUninitializedCapacity: h * w) { out, n in
+                lowRes.data.withUnsafeBufferPointer { lp in
+                    model.postprocessMask(lp.baseAddress! + i * l * l, lowResSize: l, inputSize: inSize, originalSize: cropSize,
+                                          rows: 0..<h) { oy, v in (out.baseAddress! + oy * w).update(from: v, count: w) }
+                }
+                n = h * w
+            }
         }
     }
 }

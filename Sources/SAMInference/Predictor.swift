@@ -75,7 +75,19 @@ public final class SamPredictor {
     /// The preprocessed input of the encoder (1×3×S×S), kept for verification.
     public private(set) var inputImage: Tensor?
 
+    /// The decoder's view of the current image (see `MaskDecoder.Image`), made on the first prompt.
+    private var preparedImage: MaskDecoder.Image?
+
     public init(model: Sam) { self.model = model }
+
+    /// The current image prepared for the mask decoder; made once per image (`features` is that image's embedding).
+    func decoderImage(_ features: Tensor) -> MaskDecoder.Image {
+        if let p = preparedImage { return p }
+        let p = model.maskDecoder.prepare(imageEmbedding: features, imagePE: model.promptEncoder.densePE(nil),
+                                          sharedDense: model.promptEncoder.noMaskDense())
+        preparedImage = p
+        return p
+    }
 
     /// Resizes the longest side to the model's input size with Pillow's bilinear filter (antialiased when shrinking,
     /// uint8 result), normalises, pads, and runs the image encoder.
@@ -94,12 +106,14 @@ public final class SamPredictor {
         inputImage = input
         self.originalSize = originalSize
         self.inputSize = inputSize
+        preparedImage = nil
         features = model.imageEncoder(input, rec)
     }
 
     /// Uses a cached image embedding (1×C×g×g) for an image of the given sizes.
     public func setEmbedding(_ embedding: Tensor, originalSize: (h: Int, w: Int), inputSize: (h: Int, w: Int)) {
         features = embedding
+        preparedImage = nil
         inputImage = nil
         self.originalSize = originalSize
         self.inputSize = inputSize
@@ -166,34 +180,55 @@ public final class SamPredictor {
         guard let features else { throw PromptError.noImage }
         let l = model.config.lowResSize
         let masks = maskInputs.map { ms in Tensor(shape: [ms.count, 1, l, l], data: ms.flatMap(\.data)) }
-        let (sparse, dense) = Profiler.measure("prompt encoder") { model.promptEncoder(prompts.map(modelPrompt), masks: masks, rec) }
-        let (lowRes, iou) = Profiler.measure("mask decoder") {
-            model.maskDecoder(imageEmbedding: features, imagePE: model.promptEncoder.densePE(rec),
-                              sparse: sparse, dense: dense, multimaskOutput: multimaskOutput, rec)
+        let lowRes: Tensor, iou: Tensor
+        if rec == nil {
+            // the image as the decoder reads it, kept for every later prompt of this image
+            let image = decoderImage(features)
+            let (sparse, dense) = Profiler.measure("prompt encoder") {
+                (model.promptEncoder.sparseEmbeddings(prompts.map(modelPrompt)), masks.map { model.promptEncoder.maskEmbeddings($0, nil) })
+            }
+            (lowRes, iou) = Profiler.measure("mask decoder") {
+                model.maskDecoder.decode(image, sparse: sparse, dense: dense,
+                                         outputs: multimaskOutput ? 1..<model.config.numMaskTokens : 0..<1)
+            }
+        } else {
+            let (sparse, dense) = model.promptEncoder(prompts.map(modelPrompt), masks: masks, rec)
+            (lowRes, iou) = model.maskDecoder(imageEmbedding: features, imagePE: model.promptEncoder.densePE(rec),
+                                              sparse: sparse, dense: dense, multimaskOutput: multimaskOutput, rec)
         }
-        // Prompt by prompt, spread over the cores: one prompt's full-size logits (C×1024² floats) at a time per core.
-        let c = lowRes.shape[1], h = originalSize.h, w = originalSize.w
+        // Prompt by prompt, spread over the cores, each mask upscaled, cropped, resized and thresholded row by row;
+        // a single prompt's masks are split into bands of rows for the cores instead.
+        let c = lowRes.shape[1], h = originalSize.h, w = originalSize.w, hw = h * w
         let (inputSize, originalSize) = (self.inputSize, self.originalSize)
-        var out = [Prediction?](repeating: nil, count: prompts.count)
+        var bins = (0..<prompts.count).map { _ in [UInt8](repeating: 0, count: c * hw) }
         Profiler.measure("mask postprocessing") {
-            out.withUnsafeMutableBufferPointer { op in
-                let base = op.baseAddress!
-                parallelItems(prompts.count) { b in
-                    let one = sliceFirst(lowRes, b..<(b + 1))
-                    let up = model.postprocessMasks(one, inputSize: inputSize, originalSize: originalSize)
-                    let bin = [UInt8](unsafeUninitializedCapacity: up.count) { buf, n in
-                        up.data.withUnsafeBufferPointer { lp in
-                            let t = Sam.maskThreshold
-                            for i in 0..<lp.count { buf[i] = lp[i] > t ? 1 : 0 }
+            let bands = prompts.count == 1 ? 2 : 1
+            let jobs = prompts.count == 1 ? c * bands : prompts.count
+            let model = self.model, t = Sam.maskThreshold
+            bins.withUnsafeMutableBufferPointer { bp in
+                lowRes.data.withUnsafeBufferPointer { lp in
+                    let binBase = bp.baseAddress!, low = lp.baseAddress!
+                    parallelItems(jobs) { job in
+                        let (b, planes, band) = bands == 1 ? (job, 0..<c, 0) : (0, (job / bands)..<(job / bands + 1), job % bands)
+                        let rows = (band * h / bands)..<((band + 1) * h / bands)
+                        binBase[b].withUnsafeMutableBufferPointer { out in
+                            for k in planes {
+                                let dst = out.baseAddress! + k * hw
+                                model.postprocessMask(low + (b * c + k) * l * l, lowResSize: l, inputSize: inputSize,
+                                                      originalSize: originalSize, rows: rows) { oy, v in
+                                    let d = dst + oy * w
+                                    for x in 0..<w { d[x] = v[x] > t ? 1 : 0 }
+                                }
+                            }
                         }
-                        n = up.count
                     }
-                    base[b] = Prediction(masks: bin, maskCount: c,
-                                         height: h, width: w, iouPredictions: Array(iou.data[(b * c)..<((b + 1) * c)]),
-                                         lowResLogits: one.reshaped([c, l, l]))
                 }
             }
         }
-        return out.map { $0! }
+        return (0..<prompts.count).map { b in
+            Prediction(masks: bins[b], maskCount: c, height: h, width: w,
+                       iouPredictions: Array(iou.data[(b * c)..<((b + 1) * c)]),
+                       lowResLogits: Tensor(shape: [c, l, l], data: Array(lowRes.data[(b * c * l * l)..<((b + 1) * c * l * l)])))
+        }
     }
 }

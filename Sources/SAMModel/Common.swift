@@ -40,6 +40,13 @@ public final class LayerNorm {
         rec.record(name, y)
         return y
     }
+
+    /// norm(x + y), the residual addition fused into the norm's pass.
+    public func callAsFunction(_ x: Tensor, plus y: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        let out = layerNorm(x, plus: y, weight: weight, bias: bias, eps: eps)
+        rec.record(name, out)
+        return out
+    }
 }
 
 /// Meta's `LayerNorm2d(channels)`: layer norm over the channel axis of N×C×H×W, eps 1e-6.

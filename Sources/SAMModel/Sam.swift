@@ -55,4 +55,12 @@ public final class Sam {
         let cropped = interpolateBilinear(lowRes, height: s, width: s, keepRows: inputSize.h, keepColumns: inputSize.w)
         return interpolateBilinear(cropped, height: originalSize.h, width: originalSize.w)
     }
+
+    /// `postprocessMasks` of one M×M plane of low-res logits, output rows `rows` of the original size handed to `row`
+    /// one at a time (`upscaleCropResize`: the same values, without the full-size intermediates).
+    public func postprocessMask(_ plane: UnsafePointer<Float>, lowResSize m: Int, inputSize: (h: Int, w: Int),
+                                originalSize: (h: Int, w: Int), rows: Range<Int>, _ row: (Int, UnsafePointer<Float>) -> Void) {
+        let s = config.imageSize
+        upscaleCropResize(plane, height: m, width: m, first: (s, s), keep: inputSize, final: originalSize, rows: rows, row)
+    }
 }

@@ -82,3 +82,72 @@ public func interpolateLinear(_ x: Tensor, length outL: Int) -> Tensor {
         }
     }
 }
+
+/// SAM's mask postprocessing of one H×W plane, fused: `interpolateBilinear` to `first` keeping its top-left `keep`
+/// corner, then `interpolateBilinear` of that to `final`, row by row. `row(oy, values)` receives each output row
+/// (final.w floats) in order. The same operations on the same values as the two calls, without their full-size
+/// intermediates: only the few intermediate rows that an output row reads are formed, and they stay in cache. When the
+/// second resize keeps the size, its taps are exactly 1 and 0 and the intermediate row is the output row.
+/// `rows`: the output rows to produce (a band, so that both cores can share one plane).
+public func upscaleCropResize(_ src: UnsafePointer<Float>, height h: Int, width w: Int, first: (h: Int, w: Int),
+                              keep: (h: Int, w: Int), final: (h: Int, w: Int), rows: Range<Int>,
+                              _ row: (Int, UnsafePointer<Float>) -> Void) {
+    precondition(keep.h <= first.h && keep.w <= first.w, "upscaleCropResize: keep \(keep) of \(first)")
+    if rows.isEmpty { return }
+    let kh = keep.h, kw = keep.w, fw = final.w
+    let identity = final.h == kh && final.w == kw
+    let ys1 = (0..<kh).map { linearTaps($0, inSize: h, outSize: first.h) }
+    let xs1 = (0..<kw).map { linearTaps($0, inSize: w, outSize: first.w) }
+    let ys2 = identity ? [] : (0..<final.h).map { linearTaps($0, inSize: kh, outSize: final.h) }
+    let xs2 = identity ? [] : (0..<fw).map { linearTaps($0, inSize: kw, outSize: fw) }
+    // the intermediate rows this band reads, and the source rows those read
+    let iLo = identity ? rows.lowerBound : ys2[rows.lowerBound].i0
+    let iHi = identity ? rows.upperBound - 1 : ys2[rows.upperBound - 1].i1
+    let sLo = ys1[iLo].i0, sHi = ys1[iHi].i1
+    // x pass of the source rows sLo...sHi (t = w0·x[a] + w1·x[b], as interpolateBilinear)
+    var tx = [Float](unsafeUninitializedCapacity: (sHi - sLo + 1) * kw) { _, n in n = (sHi - sLo + 1) * kw }
+    var mid = [Float](unsafeUninitializedCapacity: kw) { _, n in n = kw }
+    // two cached x-passed intermediate rows (final.w each), for the second resize
+    var cache = [Float](unsafeUninitializedCapacity: 2 * fw) { _, n in n = 2 * fw }
+    var outRow = [Float](unsafeUninitializedCapacity: fw) { _, n in n = fw }
+    var cachedIndex = (-1, -1)
+    tx.withUnsafeMutableBufferPointer { tp in mid.withUnsafeMutableBufferPointer { mp in
+    cache.withUnsafeMutableBufferPointer { cp in outRow.withUnsafeMutableBufferPointer { op in
+        let t = tp.baseAddress!, m = mp.baseAddress!, cacheBase = cp.baseAddress!, o = op.baseAddress!
+        for sy in sLo...sHi {
+            let s = src + sy * w, d = t + (sy - sLo) * kw
+            for ox in 0..<kw { let x = xs1[ox]; d[ox] = x.w0 * s[x.i0] + x.w1 * s[x.i1] }
+        }
+        // intermediate row r: h0·t[r0] + h1·t[r1] (the first resize's y pass)
+        func intermediate(_ r: Int, into dst: UnsafeMutablePointer<Float>) {
+            let y = ys1[r]
+            let r0 = t + (y.i0 - sLo) * kw, r1 = t + (y.i1 - sLo) * kw
+            let h0 = y.w0, h1 = y.w1
+            for ox in 0..<kw { dst[ox] = h0 * r0[ox] + h1 * r1[ox] }
+        }
+        // intermediate row r, x-passed to final.w, in one of the two cache slots
+        func xPassed(_ r: Int) -> UnsafeMutablePointer<Float> {
+            if cachedIndex.0 == r { return cacheBase }
+            if cachedIndex.1 == r { return cacheBase + fw }
+            // replace the slot not holding the other row the caller may still need (rows arrive in order)
+            let slot = cachedIndex.0 < cachedIndex.1 ? 0 : 1
+            intermediate(r, into: m)
+            let d = cacheBase + slot * fw
+            for ox in 0..<fw { let x = xs2[ox]; d[ox] = x.w0 * m[x.i0] + x.w1 * m[x.i1] }
+            if slot == 0 { cachedIndex.0 = r } else { cachedIndex.1 = r }
+            return d
+        }
+        for oy in rows {
+            if identity {
+                intermediate(oy, into: o)
+            } else {
+                let y = ys2[oy]
+                let a = xPassed(y.i0)
+                let b = xPassed(y.i1)
+                let g0 = y.w0, g1 = y.w1
+                for ox in 0..<fw { o[ox] = g0 * a[ox] + g1 * b[ox] }
+            }
+            row(oy, UnsafePointer(o))
+        }
+    }}}}
+}

@@ -40,8 +40,9 @@ public final class MaskDecoder {
     /// - Returns masks B×K×4h×4w and IoU predictions B×K, K = 3 (outputs 1..3) with multimask, else 1 (output 0).
     public func callAsFunction(imageEmbedding: Tensor, imagePE: Tensor, sparse: Tensor, dense: Tensor,
                                multimaskOutput: Bool, _ rec: ActivationRecorder?) -> (masks: Tensor, iou: Tensor) {
-        let (masks, iou) = predictMasks(imageEmbedding: imageEmbedding, imagePE: imagePE, sparse: sparse, dense: dense, rec)
         let range = multimaskOutput ? 1..<numMaskTokens : 0..<1
+        if rec == nil { return decodeSharingDense(imageEmbedding: imageEmbedding, imagePE: imagePE, sparse: sparse, dense: dense, outputs: range) }
+        let (masks, iou) = predictMasks(imageEmbedding: imageEmbedding, imagePE: imagePE, sparse: sparse, dense: dense, rec)
         let m = slice(masks, axis: 1, range), i = slice(iou, axis: 1, range)
         rec.record("\(name):0", m)
         rec.record("\(name):1", i)
@@ -50,17 +51,15 @@ public final class MaskDecoder {
 
     /// All mask tokens' masks B×numMaskTokens×4h×4w and IoU predictions B×numMaskTokens.
     ///
-    /// Meta's code repeats the image embedding once per prompt and runs the batch as one tensor. Without a recorder,
-    /// a batch of several prompts is decoded prompt by prompt instead, the prompts spread over the cores
-    /// (`parallelItems`): the same operations on the same values for each prompt, with a working set of one prompt
-    /// (about 4 MB at 64×64×256) rather than B of them. When no prompt has a mask input, every prompt's first block
-    /// reads the same keys, and that block's three image-side projections are computed once for the batch.
+    /// Meta's code repeats the image embedding once per prompt and runs the batch as one tensor; that is what runs
+    /// with a recorder (the dumps name every intermediate). Without one, the prompts go through `decode`.
     public func predictMasks(imageEmbedding: Tensor, imagePE: Tensor, sparse: Tensor, dense: Tensor,
                              _ rec: ActivationRecorder?) -> (Tensor, Tensor) {
         let b = sparse.shape[0]
         precondition(dense.shape[0] == b, "mask decoder: dense embeddings for \(dense.shape[0]) prompts, sparse for \(b)")
-        if rec == nil && b > 1 {
-            return predictMasksPerPrompt(imageEmbedding: imageEmbedding, imagePE: imagePE, sparse: sparse, dense: dense)
+        if rec == nil {
+            return decodeSharingDense(imageEmbedding: imageEmbedding, imagePE: imagePE, sparse: sparse, dense: dense,
+                                      outputs: 0..<numMaskTokens)
         }
         // src = repeat_interleave(image_embeddings, B) + dense; pos_src = repeat_interleave(image_pe, B)
         let src = addImageEmbedding(imageEmbedding, toDense: dense)
@@ -68,6 +67,118 @@ public final class MaskDecoder {
                             data: Array([[Float]](repeating: imagePE.data, count: b).joined()))
         let (hs, keys) = transformer(image: src, imagePE: posSrc, points: tokens(sparse), rec)
         return heads(hs: hs, keys: keys, h: imageEmbedding.shape[2], w: imageEmbedding.shape[3], rec)
+    }
+
+    /// `decode` for a batch given as tensors: when every prompt's dense plane is the same (no mask inputs:
+    /// no_mask_embed broadcast), it is the image's shared plane.
+    func decodeSharingDense(imageEmbedding: Tensor, imagePE: Tensor, sparse: Tensor, dense: Tensor,
+                            outputs: Range<Int>) -> (Tensor, Tensor) {
+        let b = sparse.shape[0], per = imageEmbedding.count
+        precondition(dense.shape[0] == b, "mask decoder: dense embeddings for \(dense.shape[0]) prompts, sparse for \(b)")
+        let shared = dense.data.withUnsafeBufferPointer { p in
+            (1..<b).allSatisfy { memcmp(p.baseAddress!, p.baseAddress! + $0 * per, per * MemoryLayout<Float>.size) == 0 }
+        }
+        let image = prepare(imageEmbedding: imageEmbedding, imagePE: imagePE, sharedDense: shared ? sliceFirst(dense, 0..<1) : nil)
+        return decode(image, sparse: sparse, dense: shared ? nil : dense, outputs: outputs)
+    }
+
+    /// One image as the decoder reads it, prepared once and reused by every prompt decoded against it: the image
+    /// embedding, its positional encoding as a token sequence, and — for prompts without a mask input, whose dense
+    /// embedding is the same plane — the sum `src` as a sequence and the first block's image-side projections
+    /// (`TwoWayAttentionBlock.imageProjections`), computed on first use.
+    public final class Image: @unchecked Sendable {
+        public let embedding: Tensor
+        public let h: Int, w: Int
+        let peSeq: Tensor
+        let sharedDense: Tensor?
+        unowned let decoder: MaskDecoder
+        private let lock = NSLock()
+        private var sharedState: (seq: Tensor, layer0: ImageProjections?)?
+
+        init(decoder: MaskDecoder, embedding: Tensor, imagePE: Tensor, sharedDense: Tensor?) {
+            precondition(embedding.rank == 4 && embedding.shape[0] == 1 && embedding.shape[1] == decoder.transformerDim,
+                         "mask decoder: image embedding \(embedding.shape) is not 1×\(decoder.transformerDim)×h×w")
+            precondition(imagePE.shape == embedding.shape, "mask decoder: image PE \(imagePE.shape) for embedding \(embedding.shape)")
+            self.decoder = decoder
+            self.embedding = embedding
+            h = embedding.shape[2]; w = embedding.shape[3]
+            peSeq = permute(imagePE.reshaped([1, decoder.transformerDim, h * w]), [0, 2, 1])
+            self.sharedDense = sharedDense
+        }
+
+        /// `src` = embedding + dense plane, as a 1×hw×C sequence.
+        func sequence(dense: Tensor) -> Tensor {
+            permute(decoder.addImageEmbedding(embedding, toDense: dense).reshaped([1, decoder.transformerDim, h * w]), [0, 2, 1])
+        }
+
+        /// The shared `src` sequence and the first block's projections of it (prompts without mask input).
+        func shared() -> (seq: Tensor, layer0: ImageProjections?) {
+            lock.lock(); defer { lock.unlock() }
+            if let s = sharedState { return s }
+            guard let sharedDense else { preconditionFailure("mask decoder: no dense embedding for prompts without mask input") }
+            let seq = sequence(dense: sharedDense)
+            let s = (seq, decoder.transformer.layers.first?.imageProjections(keys: seq, keyPE: peSeq))
+            sharedState = s
+            return s
+        }
+    }
+
+    /// Prepares an image embedding (1×C×h×w) with its dense positional encoding (1×C×h×w) for `decode`;
+    /// `sharedDense` (1×C×h×w) is the dense embedding of prompts without a mask input (no_mask_embed broadcast).
+    public func prepare(imageEmbedding: Tensor, imagePE: Tensor, sharedDense: Tensor?) -> Image {
+        Image(decoder: self, embedding: imageEmbedding, imagePE: imagePE, sharedDense: sharedDense)
+    }
+
+    /// Masks B×K×4h×4w and IoU predictions B×K of mask tokens `outputs` (1..<4 with multimask, 0..<1 without) for
+    /// B prompts: sparse B×T×C; dense B×C×h×w for prompts with mask inputs, nil for prompts without (the image's
+    /// `sharedDense`). Prompt by prompt, the prompts spread over the cores (`parallelItems`), each with a working set
+    /// of one prompt (about 4 MB at 64×64×256); one prompt alone uses both cores inside its kernels. Each prompt's
+    /// values are the same operations on the same numbers whether it is decoded alone or in a batch.
+    public func decode(_ image: Image, sparse: Tensor, dense: Tensor?, outputs: Range<Int>) -> (masks: Tensor, iou: Tensor) {
+        let b = sparse.shape[0], h = image.h, w = image.w, d = transformerDim
+        if let dense { precondition(dense.shape == [b, d, h, w], "mask decoder: dense \(dense.shape) for \(b) prompts") }
+        let k = outputs.count, mh = 4 * h, mw = 4 * w, plane = k * mh * mw
+        let allTokens = tokens(sparse)
+        var masks = Tensor(shape: [b, k, mh, mw]), iou = Tensor(shape: [b, k])
+        masks.data.withUnsafeMutableBufferPointer { mp in
+            iou.data.withUnsafeMutableBufferPointer { ip in
+                let mBase = mp.baseAddress!, iBase = ip.baseAddress!
+                parallelItems(b) { i in
+                    let (seq, layer0) = dense.map { (image.sequence(dense: sliceFirst($0, i..<(i + 1))), nil) } ?? image.shared()
+                    let (hs, keys) = transformer.sequences(image: seq, imagePE: image.peSeq,
+                                                           points: sliceFirst(allTokens, i..<(i + 1)), layer0: layer0, nil)
+                    fastHeads(hs: hs, keys: keys, h: h, w: w, outputs: outputs, masks: mBase + i * plane, iou: iBase + i * k)
+                }
+            }
+        }
+        return (masks, iou)
+    }
+
+    /// `heads` for one prompt without a recorder: the upscaling reads the keys as a sequence (no permute), LayerNorm2d
+    /// and GELU run as one pass, the second GELU inside the second transposed convolution's scatter, and only the
+    /// masks of `outputs` are formed, straight into `masks` (K×4h×4w); their IoU predictions go to `iou`.
+    func fastHeads(hs: Tensor, keys: Tensor, h: Int, w: Int, outputs: Range<Int>,
+                   masks: UnsafeMutablePointer<Float>, iou: UnsafeMutablePointer<Float>) {
+        let d = transformerDim, t = hs.shape[1]
+        var up = convTranspose2x2(sequence: keys, height: h, width: w, weight: up0.weight, bias: up0.bias)
+        up = layerNorm2d(up, weight: up1.weight, bias: up1.bias, eps: up1.eps, gelu: true)
+        up = convTranspose2x2(up, weight: up3.weight, bias: up3.bias, gelu: true)
+        let uc = up.shape[1], pixels = up.shape[2] * up.shape[3]
+        var hyper = [Float](repeating: 0, count: outputs.count * uc)
+        for (r, i) in outputs.enumerated() {
+            let tok = Tensor(shape: [1, d], data: Array(hs.data[((1 + i) * d)..<((2 + i) * d)]))
+            let y = outputHypernetworksMLPs[i](tok, nil)
+            for j in 0..<uc { hyper[r * uc + j] = y.data[j] }
+        }
+        hyper.withUnsafeBufferPointer { hp in
+            up.data.withUnsafeBufferPointer { upp in
+                sgemm(m: outputs.count, n: pixels, k: uc, a: hp.baseAddress!, lda: uc, b: upp.baseAddress!, ldb: pixels,
+                      c: masks, ldc: pixels)
+            }
+        }
+        let scores = iouPredictionHead(Tensor(shape: [1, d], data: Array(hs.data[0..<d])), nil)
+        for (r, i) in outputs.enumerated() { iou[r] = scores.data[i] }
+        _ = t
     }
 
     /// [iou_token; mask_tokens] repeated for each prompt, then the prompt's sparse embeddings: B×(1+K+T)×C.
@@ -89,40 +200,6 @@ public final class MaskDecoder {
             }
         }
         return src
-    }
-
-    func predictMasksPerPrompt(imageEmbedding: Tensor, imagePE: Tensor, sparse: Tensor, dense: Tensor) -> (Tensor, Tensor) {
-        let b = sparse.shape[0], d = transformerDim, h = imageEmbedding.shape[2], w = imageEmbedding.shape[3]
-        let hw = h * w, per = imageEmbedding.count, k = numMaskTokens
-        let peSeq = permute(imagePE.reshaped([1, d, hw]), [0, 2, 1])
-        let allTokens = tokens(sparse)
-        // Without mask inputs every dense plane is no_mask_embed broadcast: one src for the whole batch.
-        let denseShared = dense.data.withUnsafeBufferPointer { p in
-            (1..<b).allSatisfy { memcmp(p.baseAddress!, p.baseAddress! + $0 * per, per * MemoryLayout<Float>.size) == 0 }
-        }
-        var sharedSeq: Tensor?, layer0: ImageProjections?
-        if denseShared {
-            let src = addImageEmbedding(imageEmbedding, toDense: sliceFirst(dense, 0..<1))
-            sharedSeq = permute(src.reshaped([1, d, hw]), [0, 2, 1])
-            layer0 = transformer.layers.first?.imageProjections(keys: sharedSeq!, keyPE: peSeq)
-        }
-        let mh = 4 * h, mw = 4 * w, plane = k * mh * mw
-        var masks = Tensor(shape: [b, k, mh, mw]), iou = Tensor(shape: [b, k])
-        masks.data.withUnsafeMutableBufferPointer { mp in
-            iou.data.withUnsafeMutableBufferPointer { ip in
-                let mBase = mp.baseAddress!, iBase = ip.baseAddress!
-                parallelItems(b) { i in
-                    let seq = sharedSeq ?? permute(addImageEmbedding(imageEmbedding, toDense: sliceFirst(dense, i..<(i + 1)))
-                                                       .reshaped([1, d, hw]), [0, 2, 1])
-                    let (hs, keys) = transformer.sequences(image: seq, imagePE: peSeq, points: sliceFirst(allTokens, i..<(i + 1)),
-                                                           layer0: layer0, nil)
-                    let (m, io) = heads(hs: hs, keys: keys, h: h, w: w, nil)
-                    m.data.withUnsafeBufferPointer { (mBase + i * plane).update(from: $0.baseAddress!, count: plane) }
-                    io.data.withUnsafeBufferPointer { (iBase + i * k).update(from: $0.baseAddress!, count: k) }
-                }
-            }
-        }
-        return (masks, iou)
     }
 
     /// Output upscaling, hypernetwork MLPs and IoU head on the transformer's outputs (hs B×T×C, keys B×hw×C).

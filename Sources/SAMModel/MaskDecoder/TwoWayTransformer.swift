@@ -25,31 +25,38 @@ public final class DecoderAttention {
     }
 
     /// The attention after the three input projections (given already projected, B×N×C/r each), and `out_proj`.
+    /// Heads are independent and are spread over the cores, each head's products single-threaded. Scores are divided
+    /// by √(C/r/heads) (a division, as in the reference) inside the softmax's first pass. Many queries over a few keys
+    /// (the image attending to the prompt tokens) are computed keys-major, Sᵀ = K Qᵀ, so that the softmax runs down
+    /// columns with the vector lanes along the 4096 queries instead of over rows of 5–10 keys.
     public func attend(qp: Tensor, kp: Tensor, vp: Tensor, _ rec: ActivationRecorder?) -> Tensor {
         precondition(qp.shape[0] == kp.shape[0] && kp.shape == vp.shape, "attention: q \(qp.shape), k \(kp.shape), v \(vp.shape)")
         let b = qp.shape[0], nq = qp.shape[1], nk = kp.shape[1], c = qp.shape[2]
-        let hd = c / numHeads
-        let inv = Float(Double(hd).squareRoot())
-        var scores = [Float](repeating: 0, count: nq * nk)
+        let hd = c / numHeads, heads = numHeads
+        let div = Float(Double(hd).squareRoot())
+        let keysMajor = nq >= 64 && nk < 32
         let out = Tensor(shape: [b, nq, c]) { o in
             qp.data.withUnsafeBufferPointer { qb in kp.data.withUnsafeBufferPointer { kb in vp.data.withUnsafeBufferPointer { vb in
-                scores.withUnsafeMutableBufferPointer { sb in
-                    let s = sb.baseAddress!
-                    for bi in 0..<b {
-                        for h in 0..<numHeads {
-                            let qh = qb.baseAddress! + bi * nq * c + h * hd
-                            let kh = kb.baseAddress! + bi * nk * c + h * hd
-                            let vh = vb.baseAddress! + bi * nk * c + h * hd
+                let q0 = qb.baseAddress!, k0 = kb.baseAddress!, v0 = vb.baseAddress!, o0 = o.baseAddress!
+                let head = { (job: Int) in
+                    let bi = job / heads, h = job % heads
+                    let qh = q0 + bi * nq * c + h * hd, kh = k0 + bi * nk * c + h * hd, vh = v0 + bi * nk * c + h * hd
+                    let oh = o0 + bi * nq * c + h * hd
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: nq * nk) { sb in
+                        let s = sb.baseAddress!
+                        if keysMajor {
+                            sgemm(transB: true, m: nk, n: nq, k: hd, a: kh, lda: c, b: qh, ldb: c, c: s, ldc: nq)
+                            softmaxColumns(s, rows: nk, cols: nq, dividingBy: div)
+                            sgemm(transA: true, m: nq, n: hd, k: nk, a: s, lda: nq, b: vh, ldb: c, c: oh, ldc: c)
+                        } else {
                             sgemm(transB: true, m: nq, n: nk, k: hd, a: qh, lda: c, b: kh, ldb: c, c: s, ldc: nk)
-                            // attn / math.sqrt(c_per_head), a division as in the reference
-                            let total = nq * nk
-                            parallelChunks(total) { r in for i in r { s[i] = s[i] / inv } }
-                            softmaxRows(s, rows: nq, cols: nk)
-                            sgemm(m: nq, n: hd, k: nk, a: s, lda: nk, b: vh, ldb: c,
-                                  c: o.baseAddress! + bi * nq * c + h * hd, ldc: c)
+                            for row in 0..<nq { softmaxRow(s + row * nk, count: nk, dividingBy: div) }
+                            sgemm(m: nq, n: hd, k: nk, a: s, lda: nk, b: vh, ldb: c, c: oh, ldc: c)
                         }
                     }
                 }
+                if nq * nk * hd < 65536 { for job in 0..<(b * heads) { SerialThread.run { head(job) } } }
+                else { parallelItems(b * heads, head) }
             }}}
         }
         let y = outProj(out, rec)
@@ -98,31 +105,32 @@ public final class TwoWayAttentionBlock {
                                _ rec: ActivationRecorder?) -> (queries: Tensor, keys: Tensor) {
         var queries: Tensor
         if skipFirstLayerPE {
-            queries = selfAttn(q: qIn, k: qIn, v: qIn, rec)
+            queries = norm1(selfAttn(q: qIn, k: qIn, v: qIn, rec), rec)
         } else {
             let q = qIn + queryPE
-            queries = qIn + selfAttn(q: q, k: q, v: qIn, rec)
+            queries = norm1(qIn, plus: selfAttn(q: q, k: q, v: qIn, rec), rec)
         }
-        queries = norm1(queries, rec)
         var q = queries + queryPE
+        // keys + key_pe: the reference forms it twice in a block from the same keys; once here
+        let k = shared == nil ? kIn + keyPE : nil
         let tokenToImage: Tensor
         if let shared {
             tokenToImage = crossAttnTokenToImage.attend(qp: crossAttnTokenToImage.qProj(q, rec), kp: shared.tokenToImageK,
                                                         vp: shared.tokenToImageV, rec)
         } else {
-            tokenToImage = crossAttnTokenToImage(q: q, k: kIn + keyPE, v: kIn, rec)
+            tokenToImage = crossAttnTokenToImage(q: q, k: k!, v: kIn, rec)
         }
-        queries = norm2(queries + tokenToImage, rec)
-        queries = norm3(queries + mlp(queries, rec), rec)
+        queries = norm2(queries, plus: tokenToImage, rec)
+        queries = norm3(queries, plus: mlp(queries, rec), rec)
         q = queries + queryPE
         let imageToToken: Tensor
         if let shared {
             imageToToken = crossAttnImageToToken.attend(qp: shared.imageToTokenQ, kp: crossAttnImageToToken.kProj(q, rec),
                                                         vp: crossAttnImageToToken.vProj(queries, rec), rec)
         } else {
-            imageToToken = crossAttnImageToToken(q: kIn + keyPE, k: q, v: queries, rec)
+            imageToToken = crossAttnImageToToken(q: k!, k: q, v: queries, rec)
         }
-        let keys = norm4(kIn + imageToToken, rec)
+        let keys = norm4(kIn, plus: imageToToken, rec)
         rec.record("\(name):0", queries)
         rec.record("\(name):1", keys)
         return (queries, keys)
@@ -169,7 +177,7 @@ public final class TwoWayTransformer {
                                     shared: i == 0 ? layer0 : nil, rec)
         }
         let q = queries + points, k = keys + peSeq
-        queries = normFinalAttn(queries + finalAttnTokenToImage(q: q, k: k, v: keys, rec), rec)
+        queries = normFinalAttn(queries, plus: finalAttnTokenToImage(q: q, k: k, v: keys, rec), rec)
         rec.record("\(name):0", queries)
         rec.record("\(name):1", keys)
         return (queries, keys)

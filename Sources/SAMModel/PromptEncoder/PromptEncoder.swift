@@ -1,5 +1,6 @@
 // Encodes points, boxes and masks into sparse and dense prompt embeddings.
 // ref: segment_anything/modeling/prompt_encoder.py@dca509f (PromptEncoder)
+import Foundation
 import SAMTensor
 
 /// Prompts for one batch item of the decoder, in the model's input frame (already scaled to the resized image).
@@ -25,6 +26,8 @@ public final class PromptEncoder {
     public let pointEmbeddings: [Tensor]
     public let notAPointEmbed: Tensor
     public let noMaskEmbed: Tensor
+    private let densePELock = NSLock()
+    private var cachedDensePE: Tensor?
     /// `<name>.mask_downscaling.0..6`.
     public let md0: Conv2d, md1: LayerNorm2d, md2: Activation, md3: Conv2d, md4: LayerNorm2d, md5: Activation, md6: Conv2d
 
@@ -48,8 +51,44 @@ public final class PromptEncoder {
     }
 
     /// The dense positional encoding of the image embedding grid, 1×C×grid×grid (Meta's `get_dense_pe`).
+    /// It depends only on the weights: computed once (about 20 ms of sines and cosines) and kept, except when a
+    /// recorder asks for its intermediates.
     public func densePE(_ rec: ActivationRecorder?) -> Tensor {
+        if rec != nil { return computeDensePE(rec) }
+        densePELock.lock(); defer { densePELock.unlock() }
+        if let pe = cachedDensePE { return pe }
+        let pe = computeDensePE(nil)
+        cachedDensePE = pe
+        return pe
+    }
+
+    private func computeDensePE(_ rec: ActivationRecorder?) -> Tensor {
         peLayer(height: imageEmbeddingSize, width: imageEmbeddingSize, rec).reshaped([1, embedDim, imageEmbeddingSize, imageEmbeddingSize])
+    }
+
+    /// The dense embedding of a prompt without mask input, 1×C×grid×grid: no_mask_embed broadcast over the grid.
+    public func noMaskDense() -> Tensor {
+        let g = imageEmbeddingSize
+        return Tensor(shape: [1, embedDim, g, g]) { p in
+            for c in 0..<embedDim { (p.baseAddress! + c * g * g).update(repeating: noMaskEmbed.data[c], count: g * g) }
+        }
+    }
+
+    /// Sparse embeddings of a batch of prompts (all with the same number of tokens), B×T×C.
+    public func sparseEmbeddings(_ prompts: [ModelPrompt]) -> Tensor {
+        let sparseRows = prompts.map(embedSparse)
+        let t = sparseRows.first?.shape[0] ?? 0
+        precondition(sparseRows.allSatisfy { $0.shape[0] == t }, "every prompt of a batch needs the same number of points")
+        return concat(sparseRows.map { $0.reshaped([1, t, embedDim]) }, axis: 0)
+    }
+
+    /// Dense embeddings of mask inputs (B×1×M×M logits), B×C×grid×grid (`mask_downscaling`).
+    public func maskEmbeddings(_ masks: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        var h = md0(masks, rec); h = md1(h, rec); h = md2(h, rec)
+        h = md3(h, rec); h = md4(h, rec); h = md5(h, rec)
+        let dense = md6(h, rec)
+        rec.record("\(name).mask_downscaling", dense)
+        return dense
     }
 
     /// Sparse embeddings of one prompt: [T, C]. Points get +0.5 (pixel centres); without a box a padding point
@@ -86,17 +125,11 @@ public final class PromptEncoder {
     /// Embeds a batch of prompts (all with the same number of tokens) and optional mask inputs (B×1×M×M logits).
     /// Returns sparse B×T×C and dense B×C×grid×grid, recorded as `<name>:0` and `<name>:1`.
     public func callAsFunction(_ prompts: [ModelPrompt], masks: Tensor?, _ rec: ActivationRecorder?) -> (sparse: Tensor, dense: Tensor) {
-        let sparseRows = prompts.map(embedSparse)
-        let t = sparseRows.first?.shape[0] ?? 0
-        precondition(sparseRows.allSatisfy { $0.shape[0] == t }, "every prompt of a batch needs the same number of points")
-        let sparse = concat(sparseRows.map { $0.reshaped([1, t, embedDim]) }, axis: 0)
+        let sparse = sparseEmbeddings(prompts)
         let b = prompts.count, g = imageEmbeddingSize
         var dense: Tensor
         if let masks {
-            var h = md0(masks, rec); h = md1(h, rec); h = md2(h, rec)
-            h = md3(h, rec); h = md4(h, rec); h = md5(h, rec)
-            dense = md6(h, rec)
-            rec.record("\(name).mask_downscaling", dense)
+            dense = maskEmbeddings(masks, rec)
         } else {
             dense = Tensor(shape: [b, embedDim, g, g]) { p in
                 for bi in 0..<b { for c in 0..<embedDim {
