@@ -187,8 +187,9 @@ static void sam_png_flush_fn(png_structp png) { (void)png; }
 
 /// Encodes an 8-bit gray (1), RGB (3) or RGBA (4) image to PNG in memory. On success returns 0 and sets `*out_data`
 /// (free it with `sam_png_free`) and `*out_size`; on failure returns 1 with the text in `message` (256 bytes).
+/// `level`: zlib compression level 0-9, or -1 for libpng's default (6).
 static inline int sam_png_encode(const unsigned char *pixels, unsigned int width, unsigned int height, int channels,
-                                 unsigned char **out_data, size_t *out_size, char *message) {
+                                 int level, unsigned char **out_data, size_t *out_size, char *message) {
     sam_png_error_ctx ctx;
     sam_png_writer writer;
     png_structp volatile png = NULL;
@@ -228,6 +229,7 @@ static inline int sam_png_encode(const unsigned char *pixels, unsigned int width
         png_error(png, "png_create_info_struct failed");
     }
     png_set_write_fn(png, &writer, sam_png_write_fn, sam_png_flush_fn);
+    if (level >= 0 && level <= 9) png_set_compression_level(png, level);
     png_set_IHDR(png, pinfo, width, height, 8, color_type, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, pinfo);

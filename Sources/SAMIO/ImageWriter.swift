@@ -7,12 +7,14 @@ import Foundation
 /// Writes images; every write goes to a temporary file in the destination's directory, renamed over the
 /// destination only once complete (`AtomicFile`), so a reader never sees a half-written file.
 public enum ImageWriter {
-    /// Encodes an 8-bit image to PNG bytes (libpng, default compression and filtering).
+    /// Encodes an 8-bit image to PNG bytes (libpng, default filtering).
     /// - Parameters:
     ///   - channels: 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA).
     ///   - pixels: `height * width * channels` bytes, row-major.
+    ///   - fast: zlib level 1 instead of libpng's default 6: about 3× faster on photographs (an overlay per prompt
+    ///     in `sam segment`) for files about 5 % larger.
     /// - Throws: `ImageError.writeFailed` (with `path` "<memory>") for bad arguments or an encoder failure.
-    public static func encodePNG(width: Int, height: Int, channels: Int, pixels: [UInt8]) throws -> [UInt8] {
+    public static func encodePNG(width: Int, height: Int, channels: Int, pixels: [UInt8], fast: Bool = false) throws -> [UInt8] {
         let memory = "<memory>"
         guard (1...4).contains(channels) else {
             throw ImageError.writeFailed(memory, "PNG needs 1, 2, 3 or 4 channels, got \(channels)")
@@ -28,7 +30,7 @@ public enum ImageWriter {
         var size = 0
         var message = [CChar](repeating: 0, count: 256)
         let rc = pixels.withUnsafeBufferPointer { buf in
-            sam_png_encode(buf.baseAddress, UInt32(width), UInt32(height), Int32(channels), &out, &size, &message)
+            sam_png_encode(buf.baseAddress, UInt32(width), UInt32(height), Int32(channels), fast ? 1 : -1, &out, &size, &message)
         }
         guard rc == 0, let out else {
             throw ImageError.writeFailed(memory, "libpng: \(String(cString: message))")
@@ -43,10 +45,10 @@ public enum ImageWriter {
     ///   - channels: 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA).
     ///   - pixels: `height * width * channels` bytes, row-major.
     /// - Throws: `ImageError.writeFailed` naming `path`.
-    public static func writePNG(path: String, width: Int, height: Int, channels: Int, pixels: [UInt8]) throws {
+    public static func writePNG(path: String, width: Int, height: Int, channels: Int, pixels: [UInt8], fast: Bool = false) throws {
         let bytes: [UInt8]
         do {
-            bytes = try encodePNG(width: width, height: height, channels: channels, pixels: pixels)
+            bytes = try encodePNG(width: width, height: height, channels: channels, pixels: pixels, fast: fast)
         } catch ImageError.writeFailed(_, let detail) {
             throw ImageError.writeFailed(path, detail)
         }

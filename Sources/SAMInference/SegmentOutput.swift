@@ -27,8 +27,7 @@ public enum SegmentOutput {
         for k in 0..<pred.maskCount {
             let m = pred.mask(k)
             let file = "mask_\(k).png"
-            try ImageWriter.writePNG(path: (dir as NSString).appendingPathComponent(file), width: pred.width, height: pred.height,
-                                     channels: 1, pixels: m.map { $0 != 0 ? 255 : 0 })
+            try AtomicFile.write(Data(try maskPNG(pred, index: k)), to: (dir as NSString).appendingPathComponent(file))
             records.append(MaskRecord(file: file, area: m.reduce(0) { $0 + Int($1) }, bbox: maskBoxXYWH(m, width: pred.width, height: pred.height)))
             canvas.blend(mask: m, color: maskPalette[k % maskPalette.count], alpha: 0.35)
         }
@@ -54,6 +53,17 @@ public enum SegmentOutput {
         }
         let o = canvas.image
         try ImageWriter.writePNG(path: (dir as NSString).appendingPathComponent("overlay.png"), width: o.width, height: o.height,
-                                 channels: 3, pixels: o.pixels)
+                                 channels: 3, pixels: o.pixels, fast: true)
     }
+}
+
+/// Mask `k` of a prediction as an 8-bit gray PNG, 255 inside (zlib level 1) — the bytes of `sam segment`'s
+/// mask_<k>.png and of `sam serve`'s mask download.
+public func maskPNG(_ pred: Prediction, index k: Int) throws -> [UInt8] {
+    let n = pred.width * pred.height, base = k * n
+    let pixels = [UInt8](unsafeUninitializedCapacity: n) { out, count in
+        pred.masks.withUnsafeBufferPointer { m in for i in 0..<n { out[i] = m[base + i] != 0 ? 255 : 0 } }
+        count = n
+    }
+    return try ImageWriter.encodePNG(width: pred.width, height: pred.height, channels: 1, pixels: pixels, fast: true)
 }

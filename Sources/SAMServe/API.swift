@@ -174,12 +174,3 @@ func maskStats(_ pred: Prediction, index k: Int) -> (area: Int, bbox: [Int]) {
     return (area, x1 < 0 ? [0, 0, 0, 0] : [x0, y0, x1 - x0, y1 - y0])
 }
 
-/// A mask as an 8-bit gray PNG, 255 inside — the bytes `sam segment` writes as mask_<k>.png.
-public func maskPNG(_ pred: Prediction, index k: Int) throws -> [UInt8] {
-    let n = pred.width * pred.height, base = k * n
-    let pixels = [UInt8](unsafeUninitializedCapacity: n) { out, count in
-        pred.masks.withUnsafeBufferPointer { m in for i in 0..<n { out[i] = m[base + i] != 0 ? 255 : 0 } }
-        count = n
-    }
-    return try ImageWriter.encodePNG(width: pred.width, height: pred.height, channels: 1, pixels: pixels)
-}

@@ -17,17 +17,22 @@ enum Entry {
     }
 
     /// When OpenBLAS loaded kernels older than the CPU (see `BLASCore`), runs this program again with
-    /// OPENBLAS_CORETYPE set; a user's own OPENBLAS_CORETYPE (any value) is left alone, and so is SAM_KEEP_BLAS_CORE=1.
+    /// OPENBLAS_CORETYPE set (and OPENBLAS_NUM_THREADS=1 unless the user set it); a user's own OPENBLAS_CORETYPE (any value) is left alone, and so is SAM_KEEP_BLAS_CORE=1.
     static func fixBLASKernels() {
         let env = ProcessInfo.processInfo.environment
         guard env["OPENBLAS_CORETYPE"] == nil, env["SAM_KEEP_BLAS_CORE"] == nil,
               let core = BLASCore.suggestedCoreType() else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
+        // Products run single-threaded inside OpenBLAS (`BLASThreads`); without this its pool of idle threads,
+        // started when the library loads, spins in sched_yield beside the work (a sixth of a one-prompt call).
+        let ownThreads = env["OPENBLAS_NUM_THREADS"] == nil
+        if ownThreads { setenv("OPENBLAS_NUM_THREADS", "1", 1) }
         let args = CommandLine.arguments
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         execv("/proc/self/exe", &argv)
         // exec failed: carry on with the kernels we have
         unsetenv("OPENBLAS_CORETYPE")
+        if ownThreads { unsetenv("OPENBLAS_NUM_THREADS") }
     }
 
     /// Keeps freed tensor memory in the heap for reuse instead of returning it to the kernel: glibc's default

@@ -1,6 +1,7 @@
 // `sam segment` and `sam embed`: prompts in, masks and pictures out; the embedding cache.
 import ArgumentParser
 import Foundation
+import Synchronization
 import SAMIO
 import SAMInference
 import SAMModel
@@ -110,9 +111,16 @@ struct Segment: ParsableCommand {
                 for (_, idx) in groups.sorted(by: { $0.value[0] < $1.value[0] }) {
                     let m = specs[idx[0]].multimask ?? mm
                     let preds = try predictor.predictBatch(idx.map { ps[$0] }, maskInputs: maskTensor.map { t in idx.map { _ in t } }, multimaskOutput: m)
-                    for (j, i) in idx.enumerated() {
-                        try SegmentOutput.write(preds[j], prompt: ps[i], multimask: m, image: img, to: (staging as NSString).appendingPathComponent("\(i)"))
+                    // each prompt's folder on its own, both cores encoding (the PNG overlays dominate); the first
+                    // failure, in prompt order, is the one reported
+                    let failures = Mutex([Int: Error]())
+                    DispatchQueue.concurrentPerform(iterations: idx.count) { j in
+                        do {
+                            try SegmentOutput.write(preds[j], prompt: ps[idx[j]], multimask: m, image: img,
+                                                    to: (staging as NSString).appendingPathComponent("\(idx[j])"))
+                        } catch { failures.withLock { $0[j] = error } }
                     }
+                    if let first = failures.withLock({ $0.min(by: { $0.key < $1.key }) }) { throw first.value }
                 }
             } else {
                 let p = Prompt(points: points.map { ($0.x, $0.y) }, labels: points.map(\.label),
