@@ -76,74 +76,63 @@ public func getRelPos(qSize: Int, kSize: Int, relPos: Tensor) -> Tensor {
 /// - qkv: [B, H·W, 3·C] laid out as qkv(x).reshape(B, H·W, 3, heads, C/heads); relPosH: [Lh, C/heads]; relPosW: [Lw, C/heads].
 /// - Returns [B, H·W, C] with heads concatenated in order (the input of `proj`).
 /// Per head: A = (q·scale) kᵀ + rel_h + rel_w (rel terms from the unscaled q), softmax over keys, then A v.
-/// Heads are computed one at a time and queries in blocks of `queryBlock` rows, so only a block of the (H·W)² scores
-/// is live (and stays in cache); the bias add and the softmax are one fused pass per row.
+/// The (batch item, head) pairs are spread over the cores (`parallelItems`), each computed on one thread with its
+/// products single-threaded: a windowed block's 25 × heads small attentions kept one core idle when each product was
+/// split on its own, and the global blocks' products of depth 64 run better whole than in halves. Queries go in blocks
+/// of `queryBlock` rows, so only a block of the (H·W)² scores is live (and stays in cache); the bias add and the
+/// softmax are one fused pass per row.
 public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, width: Int, heads: Int,
-                                      relPosH: Tensor?, relPosW: Tensor?, queryBlock: Int = 256) -> Tensor {
+                                      relPosH: Tensor?, relPosW: Tensor?, queryBlock: Int = 512) -> Tensor {
     let n = height * width
     let c3 = qkv.shape.last!, c = c3 / 3, hd = c / heads
     let scale = Float(1.0 / Double(hd).squareRoot())
     let rh = relPosH.map { getRelPos(qSize: height, kSize: height, relPos: $0) }   // [H, H, hd]
     let rw = relPosW.map { getRelPos(qSize: width, kSize: width, relPos: $0) }     // [W, W, hd]
     let block = min(n, queryBlock)
-    var scores = [Float](repeating: 0, count: block * n)
-    var qs = [Float](repeating: 0, count: n * hd)
-    var relH = [Float](repeating: 0, count: n * height)
-    var relW = [Float](repeating: 0, count: n * width)
+    let withRel = rh != nil && rw != nil
     return Tensor(shape: [batch, n, c]) { out in
         qkv.data.withUnsafeBufferPointer { qp in
-            scores.withUnsafeMutableBufferPointer { sp in
-            qs.withUnsafeMutableBufferPointer { qsp in
-            relH.withUnsafeMutableBufferPointer { rhp in
-            relW.withUnsafeMutableBufferPointer { rwp in
-                let S = sp.baseAddress!, Q = qsp.baseAddress!, RH = rhp.baseAddress!, RW = rwp.baseAddress!
-                for b in 0..<batch {
-                    let base = qp.baseAddress! + b * n * c3
-                    for hIdx in 0..<heads {
-                        let q = base + hIdx * hd, k = base + c + hIdx * hd, v = base + 2 * c + hIdx * hd
-                        // q * scale, as the reference scales before the product
-                        for t in 0..<n { for d in 0..<hd { Q[t * hd + d] = q[t * c3 + d] * scale } }
-                        let withRel = rh != nil && rw != nil
-                        if let rh, let rw {
-                            rh.data.withUnsafeBufferPointer { rhT in
-                                rw.data.withUnsafeBufferPointer { rwT in
-                                    // rel_h[y, x, ky] = Σ_d q[y, x, d] · Rh[y, ky, d]
-                                    for y in 0..<height {
-                                        sgemm(transB: true, m: width, n: height, k: hd, a: q + y * width * c3, lda: c3,
-                                              b: rhT.baseAddress! + y * height * hd, ldb: hd,
-                                              c: RH + y * width * height, ldc: height)
-                                    }
-                                    // rel_w[y, x, kx] = Σ_d q[y, x, d] · Rw[x, kx, d]
-                                    for x in 0..<width {
-                                        sgemm(transB: true, m: height, n: width, k: hd, a: q + x * c3, lda: width * c3,
-                                              b: rwT.baseAddress! + x * width * hd, ldb: hd,
-                                              c: RW + x * width, ldc: width * width)
-                                    }
-                                }
-                            }
-                        }
-                        var r0 = 0
-                        while r0 < n {
-                            let rows = min(block, n - r0)
-                            sgemm(transB: true, m: rows, n: n, k: hd, a: Q + r0 * hd, lda: hd, b: k, ldb: c3, c: S, ldc: n)
-                            parallelChunks(rows, minChunk: max(1, 16384 / n)) { r in
-                                for i in r {
-                                    let row = S + i * n
-                                    if withRel {
-                                        let t = r0 + i
-                                        relPosSoftmaxRow(row, height: height, width: width, relH: RH + t * height, relW: RW + t * width)
-                                    } else {
-                                        softmaxRow(row, count: n)
-                                    }
-                                }
-                            }
-                            sgemm(m: rows, n: hd, k: n, a: S, lda: n, b: v, ldb: c3,
-                                  c: out.baseAddress! + (b * n + r0) * c + hIdx * hd, ldc: c)
-                            r0 += rows
-                        }
+        (rh ?? Tensor(shape: [0])).data.withUnsafeBufferPointer { rhT in
+        (rw ?? Tensor(shape: [0])).data.withUnsafeBufferPointer { rwT in
+            let o = out.baseAddress!, qkvBase = qp.baseAddress!
+            let rhp = rhT.baseAddress, rwp = rwT.baseAddress
+            parallelItems(batch * heads) { job in
+                let b = job / heads, hIdx = job % heads
+                let base = qkvBase + b * n * c3
+                let q = base + hIdx * hd, k = base + c + hIdx * hd, v = base + 2 * c + hIdx * hd
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: block * n + n * hd + n * (height + width))
+                defer { scratch.deallocate() }
+                let S = scratch, Q = scratch + block * n, RH = Q + n * hd, RW = RH + n * height
+                // q * scale, as the reference scales before the product
+                for t in 0..<n { for d in 0..<hd { Q[t * hd + d] = q[t * c3 + d] * scale } }
+                if withRel, let rhp, let rwp {
+                    // rel_h[y, x, ky] = Σ_d q[y, x, d] · Rh[y, ky, d]
+                    for y in 0..<height {
+                        sgemm(transB: true, m: width, n: height, k: hd, a: q + y * width * c3, lda: c3,
+                              b: rhp + y * height * hd, ldb: hd, c: RH + y * width * height, ldc: height)
+                    }
+                    // rel_w[y, x, kx] = Σ_d q[y, x, d] · Rw[x, kx, d]
+                    for x in 0..<width {
+                        sgemm(transB: true, m: height, n: width, k: hd, a: q + x * c3, lda: width * c3,
+                              b: rwp + x * width * hd, ldb: hd, c: RW + x * width, ldc: width * width)
                     }
                 }
-            }}}}
-        }
+                var r0 = 0
+                while r0 < n {
+                    let rows = min(block, n - r0)
+                    sgemm(transB: true, m: rows, n: n, k: hd, a: Q + r0 * hd, lda: hd, b: k, ldb: c3, c: S, ldc: n)
+                    for i in 0..<rows {
+                        let row = S + i * n, t = r0 + i
+                        if withRel {
+                            relPosSoftmaxRow(row, height: height, width: width, relH: RH + t * height, relW: RW + t * width)
+                        } else {
+                            softmaxRow(row, count: n)
+                        }
+                    }
+                    sgemm(m: rows, n: hd, k: n, a: S, lda: n, b: v, ldb: c3, c: o + (b * n + r0) * c + hIdx * hd, ldc: c)
+                    r0 += rows
+                }
+            }
+        }}}
     }
 }
