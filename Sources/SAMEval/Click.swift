@@ -77,6 +77,8 @@ public struct ClickRun: Sendable {
     public var clicks: [Click]
     /// IoU after click 1…N.
     public var ious: [Double]
+    /// The mask kept after the last click (H×W, 1 inside).
+    public var mask: [UInt8]
 }
 
 /// SAM driven by RITM's clicker (issue 4's protocol): click 1 predicts with multimask on and keeps the mask with
@@ -106,6 +108,6 @@ public enum ClickSimulation {
             previous = Tensor(shape: [1, l, out.lowResLogits.shape[2]], data: Array(out.lowResLogits.data[(keep * plane)..<((keep + 1) * plane)]))
             ious.append(gt.iou(pred))
         }
-        return ClickRun(clicks: clicker.clicks, ious: ious)
+        return ClickRun(clicks: clicker.clicks, ious: ious, mask: pred)
     }
 }

@@ -14,12 +14,18 @@ public enum EvalOverlay {
         public var png: [UInt8]
     }
 
-    /// The prompt of a single-step protocol, exactly as `EvalProtocol.evaluate` derives it, and whether the
-    /// protocol asks for three masks (scored top-1 by predicted IoU) or one.
-    /// - Throws: 400 for click protocols (several prompts per object; not drawn yet) and unknown names.
-    public static func prompt(protocol name: String, truth gt: GroundTruth, id: String, seed: UInt64) throws -> (Prompt, Bool) {
+    /// The protocol a name denotes ("clicks5", as CSV columns spell it, is "clicks:5").
+    public static func evalProtocol(_ name: String) throws -> EvalProtocol {
         let p = EvalProtocol(name) ?? (name.hasPrefix("clicks") ? EvalProtocol("clicks:" + name.dropFirst(6)) : nil)
         guard let p else { throw ServeError.badRequest("unknown protocol \(name.debugDescription) (known: \(EvalProtocol.names))") }
+        return p
+    }
+
+    /// The prompt of a single-step protocol, exactly as `EvalProtocol.evaluate` derives it, and whether the
+    /// protocol asks for three masks (scored top-1 by predicted IoU) or one.
+    /// - Throws: 400 for click protocols (several prompts per object: see `ClickSimulation`) and unknown names.
+    public static func prompt(protocol name: String, truth gt: GroundTruth, id: String, seed: UInt64) throws -> (Prompt, Bool) {
+        let p = try evalProtocol(name)
         let empty = ServeError.badRequest("object \(id) has no object pixels")
         func point(_ pt: (x: Int, y: Int)?) throws -> Prompt {
             guard let pt else { throw empty }
@@ -36,7 +42,7 @@ public enum EvalOverlay {
             q.box = b.box
             return (q, false)
         case .jitteredBox: guard let b = ProtocolPrompts.jitteredBox(gt, seed: seed, id: id) else { throw empty }; return (b, false)
-        case .clicks: throw ServeError.badRequest("overlays of click protocols (\(name)) are not drawn yet; try box, point, center, random, box+point or jbox")
+        case .clicks: throw ServeError.badRequest("\(name) is a click simulation, not one prompt")
         }
     }
 
@@ -50,7 +56,12 @@ public enum EvalOverlay {
     /// Draws the object: ground truth green, prediction blue (overlap cyan), prompt on top, IoU in the corner.
     public static func draw(image: RGBImage, truth gt: GroundTruth, prediction pred: Prediction, mask k: Int, prompt: Prompt,
                             caption: String) throws -> (iou: Double, png: [UInt8]) {
-        let m = pred.mask(k)
+        try draw(image: image, truth: gt, mask: pred.mask(k), prompt: prompt, caption: caption)
+    }
+
+    /// The same for a mask given as H×W bytes (a click simulation's last mask, its clicks as the prompt's points).
+    public static func draw<M: Collection>(image: RGBImage, truth gt: GroundTruth, mask m: M, prompt: Prompt,
+                                           caption: String) throws -> (iou: Double, png: [UInt8]) where M.Element == UInt8 {
         let iou = gt.iou(m)
         var c = Canvas(image)
         c.blend(mask: gt.objectMask, color: (0, 200, 0), alpha: 0.45)

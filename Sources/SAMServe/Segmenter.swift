@@ -2,6 +2,7 @@
 import Dispatch
 import Foundation
 import SAMIO
+import SAMEval
 import SAMInference
 import SAMModel
 import SAMTensor
@@ -94,6 +95,14 @@ public final class Segmenter: @unchecked Sendable {
             let p = try self.predictor.predict(prompt, multimaskOutput: multimask)
             let dms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             return (p, Timing(embedMs: ms, decodeMs: dms, decodeCPUMs: cpuMs(CLOCK_PROCESS_CPUTIME_ID) - c0, cached: cached))
+        }
+    }
+
+    /// `ClickSimulation.run` (issue 4's protocol) on the image called `key` against `truth`, `clicks` clicks.
+    public func clickRun(key: String, image: @escaping () throws -> RGBImage, truth: GroundTruth, clicks: Int) async throws -> ClickRun {
+        try await perform {
+            _ = try self.select(key, image: image)
+            return try ClickSimulation.run(predictor: self.predictor, truth: truth, clicks: clicks)
         }
     }
 

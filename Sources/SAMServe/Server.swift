@@ -288,11 +288,21 @@ public final class SAMServer: Sendable {
         if case .maskFile(let m, _) = o.source { paths.append(m) }
         for p in paths where !root.contains(p) { throw ServeError.forbidden("\(id): \(p) lies outside the served --data folder") }
         let (image, truth) = try dataset.load(o)
-        let (prompt, multimask) = try EvalOverlay.prompt(protocol: proto, truth: truth, id: id, seed: seed)
-        let (pred, _) = try await segmenter.predict(key: "data:\(name)/\(o.imagePath)", image: { image }, prompt: prompt, multimask: multimask)
-        let k = EvalOverlay.scoredMask(pred)
-        let (iou, png) = try EvalOverlay.draw(image: image, truth: truth, prediction: pred, mask: k, prompt: prompt,
-                                              caption: "\(proto) \(options.checkpointLabel)")
+        let key = "data:\(name)/\(o.imagePath)", caption = "\(proto) \(options.checkpointLabel)"
+        let prompt: Prompt, multimask: Bool, iou: Double, png: [UInt8]
+        if case .clicks(let n) = try EvalOverlay.evalProtocol(proto) {
+            // the click simulation as `sam eval` runs it: every click drawn (positive yellow, negative red) over the
+            // mask kept after the last one; the IoU is that of click n
+            let run = try await segmenter.clickRun(key: key, image: { image }, truth: truth, clicks: n)
+            prompt = Prompt(points: run.clicks.map { (Float($0.x), Float($0.y)) }, labels: run.clicks.map { $0.positive ? 1 : 0 })
+            multimask = false
+            (iou, png) = try EvalOverlay.draw(image: image, truth: truth, mask: run.mask, prompt: prompt, caption: caption)
+        } else {
+            (prompt, multimask) = try EvalOverlay.prompt(protocol: proto, truth: truth, id: id, seed: seed)
+            let (pred, _) = try await segmenter.predict(key: key, image: { image }, prompt: prompt, multimask: multimask)
+            (iou, png) = try EvalOverlay.draw(image: image, truth: truth, prediction: pred, mask: EvalOverlay.scoredMask(pred),
+                                              prompt: prompt, caption: caption)
+        }
         let spec = PromptSpec(points: prompt.points.isEmpty ? nil : prompt.points.map { [Double($0.x), Double($0.y)] },
                               labels: prompt.points.isEmpty ? nil : prompt.labels,
                               box: prompt.box.map { [Double($0.x0), Double($0.y0), Double($0.x1), Double($0.y1)] }, multimask: multimask)

@@ -116,6 +116,18 @@ final class ServeEvalTests: XCTestCase {
             let png = try decodePNG(a.body, in: data + "/..")
             XCTAssertEqual([png.width, png.height], [120, 160])
         }
+        // click protocols ("clicks5" as CSV names spell it, or "clicks:5"): the simulation `sam eval` runs, every
+        // click in the prompt header, the IoU of the last click
+        let run = try ClickSimulation.run(predictor: p, truth: gt, clicks: 5)
+        for proto in ["clicks5", "clicks%3A5"] {
+            let c = try await s.get("/api/eval/overlay?dataset=set&id=a&protocol=\(proto)")
+            XCTAssertEqual(c.status, 200, "\(proto): \(c.text)")
+            XCTAssertEqual(Double(try XCTUnwrap(c.headers["x-sam-iou"])), run.ious.last, proto)
+            let spec = try JSONDecoder().decode(PromptSpec.self, from: Data(try XCTUnwrap(c.headers["x-sam-prompt"]).utf8))
+            XCTAssertEqual(spec.points, run.clicks.map { [Double($0.x), Double($0.y)] }, proto)
+            XCTAssertEqual(spec.labels, run.clicks.map { $0.positive ? 1 : 0 }, proto)
+            XCTAssertEqual(run.clicks.count, 5)
+        }
         // the picture differs from the image inside the object (ground truth blended in)
         let a = try await s.get("/api/eval/overlay?dataset=set&id=a&protocol=box")
         let tmp = data + "/../o.png"
@@ -125,7 +137,7 @@ final class ServeEvalTests: XCTestCase {
         XCTAssertNotEqual(Array(drawn.pixels[i..<(i + 3)]), Array(image.pixels[i..<(i + 3)]))
         XCTAssertGreaterThan(drawn.pixels[i + 1], drawn.pixels[i], "green ground truth over the object")
         for (q, status) in [("dataset=set&id=zzz&protocol=box", 404), ("dataset=nope&id=a&protocol=box", 404),
-                            ("dataset=../data&id=a&protocol=box", 403), ("dataset=set&id=a&protocol=clicks5", 400),
+                            ("dataset=../data&id=a&protocol=box", 403), ("dataset=set&id=a&protocol=clicks:0", 400),
                             ("dataset=set&id=a&protocol=lasso", 400), ("dataset=set&id=a", 400), ("dataset=set&id=a&protocol=box&seed=-1", 400),
                             ("dataset=set&id=a&protocol=box&colour=red", 400), ("dataset=leak&id=b&protocol=box", 403)] {
             let b = try await s.get("/api/eval/overlay?\(q)")
