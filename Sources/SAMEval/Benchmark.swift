@@ -28,7 +28,7 @@ public struct BenchmarkResult {
             "encoder_gflop": Double(encoderFLOPs) / 1e9, "decoder_gflop": Double(decoderFLOPs) / 1e9,
             "encoder_gflops_per_second": Double(encoderFLOPs) / 1e9 / e,
             "decoder_gflops_per_second": Double(decoderFLOPs) / 1e9 / d,
-            "peak_rss_bytes": peakRSSBytes, "blas_core": BLASCore.name,
+            "peak_rss_bytes": peakRSSBytes, "blas_core": BLASCore.name, "elementwise_vector_bits": elementwiseKernelWidth,
             "stages": Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0.seconds) }),
         ]
     }
@@ -42,7 +42,7 @@ public struct BenchmarkResult {
             peak resident memory       %.0f MB
             """, e, Double(encoderFLOPs) / 1e9, Double(encoderFLOPs) / 1e9 / e,
             batch, d, Double(decoderFLOPs) / 1e9, Double(decoderFLOPs) / 1e9 / d, d / Double(batch) * 1000,
-            Double(peakRSSBytes) / 1e6) + "\nOpenBLAS kernels           \(BLASCore.name)\n\nper stage (mean per run):\n" + stages.map {
+            Double(peakRSSBytes) / 1e6) + "\nOpenBLAS kernels           \(BLASCore.name)\nelement-wise kernels       \(elementwiseKernelWidth)-bit vectors\n\nper stage (mean per run):\n" + stages.map {
                 $0.name.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: "%8.4f s", $0.seconds)
             }.joined(separator: "\n")
     }

@@ -200,7 +200,8 @@ public final class SamPredictor {
         // a single prompt's masks are split into bands of rows for the cores instead.
         let c = lowRes.shape[1], h = originalSize.h, w = originalSize.w, hw = h * w
         let (inputSize, originalSize) = (self.inputSize, self.originalSize)
-        var bins = (0..<prompts.count).map { _ in [UInt8](repeating: 0, count: c * hw) }
+        // every byte is written below (each plane's rows)
+        var bins = (0..<prompts.count).map { _ in [UInt8](unsafeUninitializedCapacity: c * hw) { _, n in n = c * hw } }
         Profiler.measure("mask postprocessing") {
             let bands = prompts.count == 1 ? 2 : 1
             let jobs = prompts.count == 1 ? c * bands : prompts.count

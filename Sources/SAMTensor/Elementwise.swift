@@ -63,11 +63,17 @@ extension Tensor {
         }
     }
 
-    /// Element-wise sum with a tensor of the same shape.
+    /// Element-wise sum with a tensor of the same shape (one pass into new storage, both cores for large tensors).
     public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
-        var out = lhs
-        out.add(rhs)
-        return out
+        precondition(lhs.shape == rhs.shape, "add: \(lhs.shape) vs \(rhs.shape)")
+        return Tensor(shape: lhs.shape) { out in
+            lhs.data.withUnsafeBufferPointer { p in
+                rhs.data.withUnsafeBufferPointer { q in
+                    let o = out.baseAddress!, pb = p.baseAddress!, qb = q.baseAddress!
+                    parallelChunks(out.count, minChunk: 65536) { r in for i in r { o[i] = pb[i] + qb[i] } }
+                }
+            }
+        }
     }
 
     /// In-place element-wise addition of a same-shaped tensor (both cores for large tensors).

@@ -82,6 +82,49 @@ final class KernelTests: XCTestCase {
         assertClose(ln, Tensor(shape: [1, 4], data: [-1.18321204, -0.50709087, 0.16903028, 1.52127254]), rtol: 1e-5, "layer_norm")
     }
 
+    /// The C kernels (CSAMKernels): the 16-lane path and the one-lane tail path perform the same operations, so a
+    /// value gives the same bits in either; GELU within the A&S erf bound of the libm formula; softmax within float
+    /// rounding of a double-precision softmax, by rows and by columns; the fused relative-position row equal to adding
+    /// first.
+    func testVectorKernelsAgreeWithScalarFormulas() {
+        let xs = (0..<1000).map { Float($0) * 0.012 - 6 }
+        var v = xs
+        v.withUnsafeMutableBufferPointer { geluInPlace($0.baseAddress!, count: $0.count) }
+        for (i, x) in xs.enumerated() {
+            var one = x
+            geluInPlace(&one, count: 1)
+            XCTAssertEqual(one.bitPattern, v[i].bitPattern, "gelu(\(x)): lane and tail differ")
+            XCTAssertEqual(v[i], geluScalar(x), accuracy: 5e-7, "gelu(\(x))")
+        }
+        var rng = SplitMix64(seed: 7)
+        let n = 4096 + 5
+        let row = (0..<n).map { _ in Float(Double(rng.next() % 20000) / 1000 - 10) }
+        var r = row
+        r.withUnsafeMutableBufferPointer { softmaxRow($0.baseAddress!, count: n) }
+        let m = row.max()!
+        let z = row.reduce(0.0) { $0 + exp(Double($1 - m)) }
+        for i in 0..<n { XCTAssertEqual(Double(r[i]), exp(Double(row[i] - m)) / z, accuracy: 1e-6 * max(1e-3, exp(Double(row[i] - m)) / z) + 1e-12) }
+        // 7 rows × 37 columns down the columns, against each column as a row (divided by 4 first)
+        let rows = 7, cols = 37
+        let mat = (0..<(rows * cols)).map { _ in Float(Double(rng.next() % 20000) / 1000 - 10) }
+        var cm = mat
+        cm.withUnsafeMutableBufferPointer { softmaxColumns($0.baseAddress!, rows: rows, cols: cols, dividingBy: 4) }
+        for j in 0..<cols {
+            var col = (0..<rows).map { mat[$0 * cols + j] }
+            col.withUnsafeMutableBufferPointer { softmaxRow($0.baseAddress!, count: rows, dividingBy: 4) }
+            for i in 0..<rows { XCTAssertEqual(cm[i * cols + j], col[i], accuracy: 2e-7, "column \(j) row \(i)") }
+        }
+        // relative position fused into the row: the same as adding, then softmaxRow
+        let h = 5, w = 19
+        let relH = (0..<h).map { Float($0) * 0.3 - 0.7 }, relW = (0..<w).map { Float($0) * -0.11 + 0.5 }
+        var fused = Array(row[0..<(h * w)]), plain = fused
+        for ky in 0..<h { for kx in 0..<w { plain[ky * w + kx] = (plain[ky * w + kx] + relH[ky]) + relW[kx] } }
+        plain.withUnsafeMutableBufferPointer { softmaxRow($0.baseAddress!, count: h * w) }
+        fused.withUnsafeMutableBufferPointer { relPosSoftmaxRow($0.baseAddress!, height: h, width: w, relH: relH, relW: relW) }
+        XCTAssertEqual(fused, plain)
+        XCTAssertTrue([128, 256, 512].contains(elementwiseKernelWidth))
+    }
+
     func testConvTransposeMatchesDefinition() {
         // out[o, 2i+a, 2j+b] = bias[o] + Σ_c x[c, i, j] · W[c, o, a, b]
         let x = Tensor(shape: [1, 2, 1, 2], data: [1, 2, 3, 4])

@@ -139,7 +139,8 @@ public final class MaskDecoder {
         if let dense { precondition(dense.shape == [b, d, h, w], "mask decoder: dense \(dense.shape) for \(b) prompts") }
         let k = outputs.count, mh = 4 * h, mw = 4 * w, plane = k * mh * mw
         let allTokens = tokens(sparse)
-        var masks = Tensor(shape: [b, k, mh, mw]), iou = Tensor(shape: [b, k])
+        // every element is written below (each prompt's planes and scores)
+        var masks = Tensor(shape: [b, k, mh, mw]) { _ in }, iou = Tensor(shape: [b, k]) { _ in }
         masks.data.withUnsafeMutableBufferPointer { mp in
             iou.data.withUnsafeMutableBufferPointer { ip in
                 let mBase = mp.baseAddress!, iBase = ip.baseAddress!
