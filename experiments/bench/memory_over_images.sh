@@ -28,9 +28,9 @@ cat > "$WORK/config.json" <<JSON
 {"name": "memory", "checkpoints": [{"name": "tiny", "path": "$(cd ../shared/checkpoints && pwd)/sam_demo_tiny.pth"}],
  "datasets": [{"name": "Berkeley", "path": "$D/Berkeley", "rotate_mismatched": true},
               {"name": "COCO_MVal", "path": "$D/COCO_MVal"},
-              {"name": "DAVIS", "path": "$D/DAVIS"},
+              {"name": "DAVIS", "path": "$D/DAVIS", "instances": "merged"},
               {"name": "GrabCut", "path": "$D/GrabCut", "ignore_value": 128},
-              {"name": "DAVIS_again", "path": "$D/DAVIS"}],
+              {"name": "DAVIS_again", "path": "$D/DAVIS", "instances": "merged"}],
  "protocols": ["point"], "seed": 0, "csv_dir": "$WORK/csv", "report": "$WORK/report.md", "model_size": false}
 JSON
 "$SAM" ablate "$WORK/config.json" --no-model-size > "$WORK/ablate.log" 2>&1 &
