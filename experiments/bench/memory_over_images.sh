@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 6, "memory flat over a 1000-image evaluation (no growth)": one `sam ablate` process evaluates the demo_tiny
 # checkpoint (point protocol) over every image of the four shared data sets, DAVIS twice (96 + 188 + 345 + 50 + 345 =
-# 1024 images, one encoder pass each), while this script samples the process's resident memory (VmRSS) every second.
+# 1024 images, one encoder pass each; DAVIS merged, its published protocol), while this script samples the process's resident memory (VmRSS) every second.
 #
 #   experiments/bench/memory_over_images.sh [--sam PATH] [--out DIR]
 #
@@ -66,7 +66,14 @@ for frac in (0.1, 0.25, 0.5, 0.75, 1.0):
     r = at(frac)
     L.append(f"| {r[2]} ({int(frac * 100)} %) | {r[1]:.0f} |")
 L += ["", f"Peak {max(r[1] for r in rows):.0f} MB over {rows[-1][0]:.0f} s; slope over the second half "
-      f"{slope * 1000:.3f} MB per 1000 objects."]
+      f"{slope * 1000:.3f} MB per 1000 objects.", "",
+      "Time per object in each quarter (scaling: linear in the number of images when these agree):", "",
+      "| quarter | objects | ms per object |", "|---|---|---|"]
+prev_k, prev_t = 0, 0.0
+for q in range(1, 5):
+    r = at(q / 4)
+    L.append(f"| {q} | {prev_k + 1}–{r[2]} | {1000 * (r[0] - prev_t) / max(1, r[2] - prev_k):.0f} |")
+    prev_k, prev_t = r[2], r[0]
 open(f"{out}/memory_over_images.md", "w").write("\n".join(L) + "\n")
 print("\n".join(L))
 PY
