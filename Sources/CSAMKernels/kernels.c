@@ -190,3 +190,29 @@ int sam_kernels_width(void) {
 #endif
     return 128;
 }
+
+CLONES void sam_layernorm_row(const float *src, const float *plus, float *dst, size_t c, const float *weight,
+                              const float *bias, float eps) {
+    size_t j = 0;
+    if (plus) {
+        for (; j + 16 <= c; j += 16) STORE(dst + j, LOAD(src + j) + LOAD(plus + j));
+        for (; j < c; j++) dst[j] = src[j] + plus[j];
+        src = dst;
+    }
+    v16 acc = SPLAT(0.0f);
+    for (j = 0; j + 16 <= c; j += 16) acc += LOAD(src + j);
+    float mean = 0.0f;
+    for (int l = 0; l < 16; l++) mean += acc[l];
+    for (; j < c; j++) mean += src[j];
+    mean /= (float)c;
+    v16 mv = SPLAT(mean), vacc = SPLAT(0.0f);
+    for (j = 0; j + 16 <= c; j += 16) { v16 d = LOAD(src + j) - mv; vacc += d * d; }
+    float var = 0.0f;
+    for (int l = 0; l < 16; l++) var += vacc[l];
+    for (; j < c; j++) { float d = src[j] - mean; var += d * d; }
+    var /= (float)c;
+    float inv = 1.0f / __builtin_sqrtf(var + eps);
+    v16 iv = SPLAT(inv);
+    for (j = 0; j + 16 <= c; j += 16) STORE(dst + j, (LOAD(src + j) - mv) * iv * LOAD(weight + j) + LOAD(bias + j));
+    for (; j < c; j++) dst[j] = (src[j] - mean) * inv * weight[j] + bias[j];
+}

@@ -77,25 +77,30 @@ func convTranspose2x2(_ x: Tensor, sequence: Bool, height h: Int, width w: Int, 
     let n = x.shape[0], ic = sequence ? x.shape[2] : x.shape[1], oc = weight.shape[1]
     precondition(weight.shape[0] == ic, "convTranspose2x2: weight \(weight.shape) for input \(x.shape)")
     let hw = h * w
-    var tmp = [Float](unsafeUninitializedCapacity: oc * 4 * hw) { _, c in c = oc * 4 * hw }
+    // Bands of input rows, each a product into a scratch of about 1 MB that stays in cache, then scattered (with the
+    // bias, and GELU) into the band's output rows; the bands are spread over the cores.
+    let bandRows = max(1, min(h, (1 << 18) / max(1, oc * 4 * w)))
+    let bands = (h + bandRows - 1) / bandRows
     return Tensor(shape: [n, oc, 2 * h, 2 * w]) { out in
         x.data.withUnsafeBufferPointer { xp in
             weight.data.withUnsafeBufferPointer { wp in
-                tmp.withUnsafeMutableBufferPointer { tp in
-                    for b in 0..<n {
-                        // tmp[(o,a,b), (i,j)] = Σ_c W[c, (o,a,b)] · x[c, (i,j)]  (x[(i,j), c] for a sequence)
-                        sgemm(transA: true, transB: sequence, m: oc * 4, n: hw, k: ic, a: wp.baseAddress!, lda: oc * 4,
-                              b: xp.baseAddress! + b * ic * hw, ldb: sequence ? ic : hw, c: tp.baseAddress!, ldc: hw)
+                parallelItems(n * bands) { job in
+                    let b = job / bands, i0 = (job % bands) * bandRows, i1 = min(h, i0 + bandRows)
+                    let cols = (i1 - i0) * w
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: oc * 4 * cols) { tb in
+                        let t = tb.baseAddress!
+                        // t[(o,a,b), (i,j)] = Σ_c W[c, (o,a,b)] · x[c, (i,j)]  (x[(i,j), c] for a sequence), i in the band
+                        let xb = xp.baseAddress! + b * ic * hw + (sequence ? i0 * w * ic : i0 * w)
+                        sgemm(transA: true, transB: sequence, m: oc * 4, n: cols, k: ic, a: wp.baseAddress!, lda: oc * 4,
+                              b: xb, ldb: sequence ? ic : hw, c: t, ldc: cols)
                         let dst = out.baseAddress! + b * oc * 4 * hw
-                        let t = tp.baseAddress!
-                        parallelChunks(oc * h, minChunk: 64) { r in
-                            for job in r {
-                                let o = job / h, i = job % h
-                                let bo = bias?.data[o] ?? 0
+                        for o in 0..<oc {
+                            let bo = bias?.data[o] ?? 0
+                            for i in i0..<i1 {
                                 for a in 0..<2 {
                                     let orow = dst + (o * 2 * h + 2 * i + a) * 2 * w
                                     for bb in 0..<2 {
-                                        let srcp = t + ((o * 2 + a) * 2 + bb) * hw + i * w
+                                        let srcp = t + ((o * 2 + a) * 2 + bb) * cols + (i - i0) * w
                                         for j in 0..<w { orow[2 * j + bb] = srcp[j] + bo }
                                     }
                                     if gelu { geluInPlace(orow, count: 2 * w) }

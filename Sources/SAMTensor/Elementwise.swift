@@ -1,4 +1,5 @@
 // Element-wise kernels and normalisations over float32 tensors.
+import CSAMKernels
 import Foundation
 
 /// Runs `body(range)` over `0..<count` split into chunks on both cores (or serially when small, or when the calling
@@ -136,6 +137,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) -> 
 
 /// layerNorm(x + y) in one pass over the rows (the residual additions before the decoder's norms): each row's sum is
 /// formed, then normalised while in cache. The same operations on the same values as adding, then normalising.
+/// Rows go to `sam_layernorm_row` (CSAMKernels): mean and variance in 16 partial sums.
 public func layerNorm(_ x: Tensor, plus y: Tensor?, weight: Tensor, bias: Tensor, eps: Float) -> Tensor {
     let c = x.shape.last!
     precondition(weight.count == c && bias.count == c, "layerNorm: weight \(weight.shape) for input \(x.shape)")
@@ -151,42 +153,13 @@ public func layerNorm(_ x: Tensor, plus y: Tensor?, weight: Tensor, bias: Tensor
                     let plus = y != nil
                     parallelChunks(rows, minChunk: max(1, 16384 / c)) { r in
                         for row in r {
-                            let dst = o + row * c
-                            var src = UnsafePointer(xi + row * c)
-                            if plus {
-                                let a = xi + row * c, b = yi + row * c
-                                for j in 0..<c { dst[j] = a[j] + b[j] }
-                                src = UnsafePointer(dst)
-                            }
-                            layerNormRow(src, dst, count: c, weight: wv, bias: bv, eps: eps)
+                            sam_layernorm_row(xi + row * c, plus ? yi + row * c : nil, o + row * c, c, wv, bv, eps)
                         }
                     }
                 }
             }
         }}
     }
-}
-
-/// One row of `layerNorm` (src and dst may be the same row): mean and biased variance with eight partial sums,
-/// then (x − mean) · 1/√(var + eps) · w + b.
-@inline(__always)
-func layerNormRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count c: Int,
-                  weight wp: UnsafePointer<Float>, bias bp: UnsafePointer<Float>, eps: Float) {
-    var j = 0
-    var acc = Float8(repeating: 0)
-    while j + 8 <= c { acc += UnsafeRawPointer(src + j).loadUnaligned(as: Float8.self); j += 8 }
-    var mean = acc.sum()
-    while j < c { mean += src[j]; j += 1 }
-    mean /= Float(c)
-    j = 0
-    var vacc = Float8(repeating: 0)
-    let mv = Float8(repeating: mean)
-    while j + 8 <= c { let d = UnsafeRawPointer(src + j).loadUnaligned(as: Float8.self) - mv; vacc += d * d; j += 8 }
-    var v = vacc.sum()
-    while j < c { let d = src[j] - mean; v += d * d; j += 1 }
-    v /= Float(c)
-    let inv = 1 / (v + eps).squareRoot()
-    for k in 0..<c { dst[k] = (src[k] - mean) * inv * wp[k] + bp[k] }
 }
 
 /// Meta's `LayerNorm2d` (segment_anything/modeling/common.py@dca509f): normalises each pixel over the channel axis

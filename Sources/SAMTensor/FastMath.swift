@@ -6,17 +6,6 @@
 // Vectorized<float>::erf).
 import CSAMKernels
 
-public typealias Float8 = SIMD8<Float>
-
-/// Lane-wise max and min as compare + blend. The standard library's `pointwiseMax`/`pointwiseMin` (and `clamped`,
-/// built on them) follow IEEE maximum's NaN rules lane by lane and do not inline: a function call per vector, 8 % of a
-/// decoder batch's time in a profile. A NaN in `a` stays NaN here.
-@inline(__always)
-public func maximum8(_ a: Float8, _ b: Float8) -> Float8 { a.replacing(with: b, where: a .< b) }
-
-@inline(__always)
-public func minimum8(_ a: Float8, _ b: Float8) -> Float8 { a.replacing(with: b, where: b .< a) }
-
 /// The vector width (bits) of the element-wise kernels this CPU runs: 512, 256 or 128.
 public var elementwiseKernelWidth: Int { Int(sam_kernels_width()) }
 

@@ -22,6 +22,12 @@ void sam_relpos_softmax_row(float *row, size_t h, size_t w, const float *rel_h, 
 /// Softmax down each column of a rows×cols matrix (row stride cols) of the values divided by divisor, in place.
 void sam_softmax_columns(float *x, size_t rows, size_t cols, float divisor);
 
+/// Layer norm of one row of c values (PyTorch's biased variance): x = src (+ plus, when not NULL, stored to dst
+/// first), dst = (x − mean) · 1/√(var + eps) · weight + bias; mean and variance summed in 16 partial sums, then in
+/// lane order. dst may be src.
+void sam_layernorm_row(const float *src, const float *plus, float *dst, size_t c, const float *weight, const float *bias,
+                       float eps);
+
 /// Which version the loader picked: 512, 256 or 128 (the vector width in bits).
 int sam_kernels_width(void);
 #endif
