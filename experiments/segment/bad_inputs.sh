@@ -110,7 +110,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "Made by \`experiments/segment/bad_inputs.sh\` with \`$SAM\`, checkpoint \`$CK\`, image \`$IMG\` (284 x 398)."
   echo "\`\$T\` is the script's temporary folder (inputs it wrote: truncated and fake images, JSON files, embeddings of"
   echo "another checkpoint and another image size, a 32 x 32 low_res_logits.h5 of the tiny test model)."
-  echo "Exit status: 2 bad command line, 3 bad input (README). The message is stderr's first line(s), usage text dropped."
+  echo "Exit status: 64 bad command line, 3 bad input (README). The message is stderr's first line(s), usage text dropped."
   echo
   echo "| case | command | message | exit |"
   echo "|---|---|---|---|"
