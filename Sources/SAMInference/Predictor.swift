@@ -197,29 +197,43 @@ public final class SamPredictor {
                                               sparse: sparse, dense: dense, multimaskOutput: multimaskOutput, rec)
         }
         // Prompt by prompt, spread over the cores, each mask upscaled, cropped, resized and thresholded row by row;
-        // a single prompt's masks are split into bands of rows for the cores instead.
+        // a single prompt's masks are split into bands of rows for the cores instead. The threads write through raw
+        // pointers taken once, outside the parallel region (never one Swift array from two threads).
         let c = lowRes.shape[1], h = originalSize.h, w = originalSize.w, hw = h * w
         let (inputSize, originalSize) = (self.inputSize, self.originalSize)
-        // every byte is written below (each plane's rows)
-        var bins = (0..<prompts.count).map { _ in [UInt8](unsafeUninitializedCapacity: c * hw) { _, n in n = c * hw } }
+        var bins = [[UInt8]](repeating: [], count: prompts.count)
         Profiler.measure("mask postprocessing") {
-            let bands = prompts.count == 1 ? 2 : 1
-            let jobs = prompts.count == 1 ? c * bands : prompts.count
             let model = self.model, t = Sam.maskThreshold
-            bins.withUnsafeMutableBufferPointer { bp in
-                lowRes.data.withUnsafeBufferPointer { lp in
-                    let binBase = bp.baseAddress!, low = lp.baseAddress!
-                    parallelItems(jobs) { job in
-                        let (b, planes, band) = bands == 1 ? (job, 0..<c, 0) : (0, (job / bands)..<(job / bands + 1), job % bands)
-                        let rows = (band * h / bands)..<((band + 1) * h / bands)
-                        binBase[b].withUnsafeMutableBufferPointer { out in
-                            for k in planes {
-                                let dst = out.baseAddress! + k * hw
-                                model.postprocessMask(low + (b * c + k) * l * l, lowResSize: l, inputSize: inputSize,
-                                                      originalSize: originalSize, rows: rows) { oy, v in
-                                    let d = dst + oy * w
-                                    for x in 0..<w { d[x] = v[x] > t ? 1 : 0 }
-                                }
+            lowRes.data.withUnsafeBufferPointer { lp in
+                let low = lp.baseAddress!
+                // planes `planes`, rows `rows` of prompt b's masks into dst (C×H×W bytes, 1 inside)
+                func fill(_ b: Int, _ dst: UnsafeMutablePointer<UInt8>, planes: Range<Int>, rows: Range<Int>) {
+                    for k in planes {
+                        let plane = dst + k * hw
+                        model.postprocessMask(low + (b * c + k) * l * l, lowResSize: l, inputSize: inputSize,
+                                              originalSize: originalSize, rows: rows) { oy, v in
+                            let d = plane + oy * w
+                            for x in 0..<w { d[x] = v[x] > t ? 1 : 0 }
+                        }
+                    }
+                }
+                if prompts.count == 1 {
+                    let bands = 2
+                    bins[0] = [UInt8](unsafeUninitializedCapacity: c * hw) { buf, n in
+                        let dst = buf.baseAddress!
+                        parallelItems(c * bands) { job in
+                            let band = job % bands
+                            fill(0, dst, planes: (job / bands)..<(job / bands + 1), rows: (band * h / bands)..<((band + 1) * h / bands))
+                        }
+                        n = c * hw
+                    }
+                } else {
+                    bins.withUnsafeMutableBufferPointer { bp in
+                        let base = bp.baseAddress!
+                        parallelItems(prompts.count) { b in
+                            base[b] = [UInt8](unsafeUninitializedCapacity: c * hw) { buf, n in
+                                fill(b, buf.baseAddress!, planes: 0..<c, rows: 0..<h)
+                                n = c * hw
                             }
                         }
                     }
