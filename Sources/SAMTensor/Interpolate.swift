@@ -22,45 +22,22 @@ public func interpolateBilinear(_ x: Tensor, height outH: Int, width outW: Int) 
 
 /// The top-left `keepRows`×`keepColumns` corner of the bilinear resize to outH×outW: the same values as resizing and
 /// then slicing, without computing the rows and columns that the slice drops (SAM's postprocessing crops the
-/// 1024×1024 upscaled logits to the resized image's size before the second resize).
+/// 1024×1024 upscaled logits to the resized image's size before the second resize). Each plane goes through
+/// `upscaleCropResize` with a second resize that keeps the size (so its rows are the first resize's rows); planes and
+/// halves of their rows are spread over the cores.
 public func interpolateBilinear(_ x: Tensor, height outH: Int, width outW: Int, keepRows: Int, keepColumns: Int) -> Tensor {
     precondition(x.rank == 4, "interpolateBilinear expects N×C×H×W, got \(x.shape)")
     precondition(keepRows <= outH && keepColumns <= outW, "interpolateBilinear: keep \(keepRows)×\(keepColumns) of \(outH)×\(outW)")
     let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
-    let kh = keepRows, kw = keepColumns
-    let ys = (0..<kh).map { linearTaps($0, inSize: h, outSize: outH) }
-    let xs = (0..<kw).map { linearTaps($0, inSize: w, outSize: outW) }
-    let xi0 = xs.map(\.i0), xi1 = xs.map(\.i1), xw0 = xs.map(\.w0), xw1 = xs.map(\.w1)
-    // Separable, in PyTorch's order: each source row is first resampled along x, t = w0·x[a] + w1·x[b] (the inner
-    // brackets of the formula above), then each output row is h0·t[r0] + h1·t[r1] — the same operations on the same
-    // values as the direct 4-tap form, with the x pass done once per source row instead of once per output row.
-    var rowsX = [Float](repeating: 0, count: planes * h * kw)
-    rowsX.withUnsafeMutableBufferPointer { tp in
-        x.data.withUnsafeBufferPointer { xp in
-        xi0.withUnsafeBufferPointer { i0p in xi1.withUnsafeBufferPointer { i1p in
-        xw0.withUnsafeBufferPointer { w0p in xw1.withUnsafeBufferPointer { w1p in
-            let t = tp.baseAddress!, s = xp.baseAddress!
-            let i0 = i0p.baseAddress!, i1 = i1p.baseAddress!, w0 = w0p.baseAddress!, w1 = w1p.baseAddress!
-            parallelChunks(planes * h, minChunk: 64) { r in
-                for row in r {
-                    let src = s + row * w, dst = t + row * kw
-                    for ox in 0..<kw { dst[ox] = w0[ox] * src[i0[ox]] + w1[ox] * src[i1[ox]] }
-                }
-            }
-        }}}}
-        }
-    }
+    let kh = keepRows, kw = keepColumns, bands = 2
     return Tensor(shape: [x.shape[0], x.shape[1], kh, kw]) { out in
-        rowsX.withUnsafeBufferPointer { tp in
-            let o = out.baseAddress!, t = tp.baseAddress!
-            parallelChunks(planes * kh, minChunk: 64) { r in
-                for row in r {
-                    let p = row / kh, oy = row % kh
-                    let ty = ys[oy]
-                    let r0 = t + (p * h + ty.i0) * kw, r1 = t + (p * h + ty.i1) * kw
-                    let dst = o + (p * kh + oy) * kw
-                    let h0 = ty.w0, h1 = ty.w1
-                    for ox in 0..<kw { dst[ox] = h0 * r0[ox] + h1 * r1[ox] }
+        x.data.withUnsafeBufferPointer { xp in
+            let o = out.baseAddress!, src = xp.baseAddress!
+            parallelItems(planes * bands) { job in
+                let p = job / bands, band = job % bands
+                upscaleCropResize(src + p * h * w, height: h, width: w, first: (outH, outW), keep: (kh, kw), final: (kh, kw),
+                                  rows: (band * kh / bands)..<((band + 1) * kh / bands)) { oy, v in
+                    (o + (p * kh + oy) * kw).update(from: v, count: kw)
                 }
             }
         }
@@ -83,8 +60,11 @@ public func interpolateLinear(_ x: Tensor, length outL: Int) -> Tensor {
     }
 }
 
-/// SAM's mask postprocessing of one H×W plane, fused: `interpolateBilinear` to `first` keeping its top-left `keep`
-/// corner, then `interpolateBilinear` of that to `final`, row by row. `row(oy, values)` receives each output row
+/// SAM's mask postprocessing of one H×W plane, fused: the bilinear resize to `first` keeping its top-left `keep`
+/// corner, then the bilinear resize of that to `final`, row by row. Each resize is separable in PyTorch's order: every
+/// source row is first resampled along x, t = w0·x[a] + w1·x[b] (the inner brackets of h0·(w0·x00 + w1·x01) +
+/// h1·(w0·x10 + w1·x11)), then each output row is h0·t[r0] + h1·t[r1] — the same operations on the same values as
+/// the direct 4-tap form. `row(oy, values)` receives each output row
 /// (final.w floats) in order. The same operations on the same values as the two calls, without their full-size
 /// intermediates: only the few intermediate rows that an output row reads are formed, and they stay in cache. When the
 /// second resize keeps the size, its taps are exactly 1 and 0 and the intermediate row is the output row.

@@ -55,6 +55,31 @@ final class KernelTests: XCTestCase {
     }
 
     /// A 5×5 grid in windows of 3 is padded to 6×6 (4 windows); unpartition restores it exactly.
+    /// The fused postprocessing resize (second resize row by row through two cached rows, any band of rows) gives the
+    /// bits of the two resizes done one after the other: down, up, one side kept, and the size kept (identity taps).
+    func testUpscaleCropResizeEqualsTwoResizes() {
+        var rng = SplitMix64(seed: 11)
+        let h = 9, w = 7
+        let x = Tensor(shape: [1, 1, h, w], data: (0..<(h * w)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 97 })
+        for (first, keep, final) in [((40, 40), (31, 25), (13, 11)), ((40, 40), (31, 25), (70, 52)), ((40, 40), (31, 25), (31, 60)),
+                                     ((40, 40), (31, 25), (31, 25)), ((20, 30), (20, 30), (5, 3))] {
+            let expected = interpolateBilinear(interpolateBilinear(x, height: first.0, width: first.1, keepRows: keep.0, keepColumns: keep.1),
+                                               height: final.0, width: final.1)
+            for bands in [1, 3] {
+                var got = [Float](repeating: .nan, count: final.0 * final.1)
+                x.data.withUnsafeBufferPointer { xp in
+                    for band in 0..<bands {
+                        upscaleCropResize(xp.baseAddress!, height: h, width: w, first: first, keep: keep, final: final,
+                                          rows: (band * final.0 / bands)..<((band + 1) * final.0 / bands)) { oy, v in
+                            for ox in 0..<final.1 { got[oy * final.1 + ox] = v[ox] }
+                        }
+                    }
+                }
+                XCTAssertEqual(got, expected.data, "first \(first) keep \(keep) final \(final), \(bands) bands")
+            }
+        }
+    }
+
     func testWindowPartitionPadsAndRoundTrips() {
         let x = Tensor(shape: [1, 5, 5, 2], data: (0..<50).map(Float.init))
         let (w, padded) = windowPartition(x, windowSize: 3)

@@ -160,7 +160,7 @@ public final class MaskDecoder {
     /// masks of `outputs` are formed, straight into `masks` (K×4h×4w); their IoU predictions go to `iou`.
     func fastHeads(hs: Tensor, keys: Tensor, h: Int, w: Int, outputs: Range<Int>,
                    masks: UnsafeMutablePointer<Float>, iou: UnsafeMutablePointer<Float>) {
-        let d = transformerDim, t = hs.shape[1]
+        let d = transformerDim
         var up = convTranspose2x2(sequence: keys, height: h, width: w, weight: up0.weight, bias: up0.bias)
         up = layerNorm2d(up, weight: up1.weight, bias: up1.bias, eps: up1.eps, gelu: true)
         up = convTranspose2x2(up, weight: up3.weight, bias: up3.bias, gelu: true)
@@ -179,7 +179,6 @@ public final class MaskDecoder {
         }
         let scores = iouPredictionHead(Tensor(shape: [1, d], data: Array(hs.data[0..<d])), nil)
         for (r, i) in outputs.enumerated() { iou[r] = scores.data[i] }
-        _ = t
     }
 
     /// [iou_token; mask_tokens] repeated for each prompt, then the prompt's sparse embeddings: B×(1+K+T)×C.

@@ -55,8 +55,8 @@ public final class DecoderAttention {
                         }
                     }
                 }
-                if nq * nk * hd < 65536 { for job in 0..<(b * heads) { SerialThread.run { head(job) } } }
-                else { parallelItems(b * heads, head) }
+                // small attentions (the tokens' self-attention) are not worth a hand-off to another core
+                if nq * nk * hd < 65536 { for job in 0..<(b * heads) { head(job) } } else { parallelItems(b * heads, head) }
             }}}
         }
         let y = outProj(out, rec)

@@ -66,11 +66,14 @@ public final class PromptEncoder {
         peLayer(height: imageEmbeddingSize, width: imageEmbeddingSize, rec).reshaped([1, embedDim, imageEmbeddingSize, imageEmbeddingSize])
     }
 
-    /// The dense embedding of a prompt without mask input, 1×C×grid×grid: no_mask_embed broadcast over the grid.
-    public func noMaskDense() -> Tensor {
+    /// The dense embeddings of `count` prompts without mask input, count×C×grid×grid: no_mask_embed broadcast over
+    /// the grid.
+    public func noMaskDense(count: Int = 1) -> Tensor {
         let g = imageEmbeddingSize
-        return Tensor(shape: [1, embedDim, g, g]) { p in
-            for c in 0..<embedDim { (p.baseAddress! + c * g * g).update(repeating: noMaskEmbed.data[c], count: g * g) }
+        return Tensor(shape: [count, embedDim, g, g]) { p in
+            for bi in 0..<count { for c in 0..<embedDim {
+                (p.baseAddress! + (bi * embedDim + c) * g * g).update(repeating: noMaskEmbed.data[c], count: g * g)
+            } }
         }
     }
 
@@ -126,17 +129,7 @@ public final class PromptEncoder {
     /// Returns sparse B×T×C and dense B×C×grid×grid, recorded as `<name>:0` and `<name>:1`.
     public func callAsFunction(_ prompts: [ModelPrompt], masks: Tensor?, _ rec: ActivationRecorder?) -> (sparse: Tensor, dense: Tensor) {
         let sparse = sparseEmbeddings(prompts)
-        let b = prompts.count, g = imageEmbeddingSize
-        var dense: Tensor
-        if let masks {
-            dense = maskEmbeddings(masks, rec)
-        } else {
-            dense = Tensor(shape: [b, embedDim, g, g]) { p in
-                for bi in 0..<b { for c in 0..<embedDim {
-                    (p.baseAddress! + (bi * embedDim + c) * g * g).update(repeating: noMaskEmbed.data[c], count: g * g)
-                } }
-            }
-        }
+        let dense = masks.map { maskEmbeddings($0, rec) } ?? noMaskDense(count: prompts.count)
         rec.record("\(name):0", sparse)
         rec.record("\(name):1", dense)
         return (sparse, dense)
