@@ -4,7 +4,9 @@
 
 /// Splits B×H×W×C into non-overlapping ws×ws windows, zero-padding H and W up to multiples of ws (bottom/right).
 /// Returns (B·nH·nW)×ws×ws×C windows in (b, row of windows, column of windows) order and the padded size (Hp, Wp).
-public func windowPartition(_ x: Tensor, windowSize ws: Int) -> (windows: Tensor, padded: (h: Int, w: Int)) {
+/// `padRow` (C values), when given, fills the padding instead of zeros: the partition of a per-token linear map's
+/// output then equals the map applied to the zero-padded partition, its padding being the map of a zero row (the bias).
+public func windowPartition(_ x: Tensor, windowSize ws: Int, padRow: [Float]? = nil) -> (windows: Tensor, padded: (h: Int, w: Int)) {
     precondition(x.rank == 4, "windowPartition expects B×H×W×C, got \(x.shape)")
     let b = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
     let hp = (h + ws - 1) / ws * ws, wp = (w + ws - 1) / ws * ws
@@ -20,6 +22,7 @@ public func windowPartition(_ x: Tensor, windowSize ws: Int) -> (windows: Tensor
                         let xx = wx * ws + ix
                         let dst = o.baseAddress! + ((win * ws + iy) * ws + ix) * c
                         if y < h && xx < w { dst.update(from: s + ((bi * h + y) * w + xx) * c, count: c) }
+                        else if let padRow { padRow.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: c) } }
                         else { dst.update(repeating: 0, count: c) }
                     }
                 }
@@ -100,11 +103,16 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                 let b = job / heads, hIdx = job % heads
                 let base = qkvBase + b * n * c3
                 let q = base + hIdx * hd, k = base + c + hIdx * hd, v = base + 2 * c + hIdx * hd
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: block * n + n * hd + n * (height + width))
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: block * n + 3 * n * hd + n * (height + width))
                 defer { scratch.deallocate() }
-                let S = scratch, Q = scratch + block * n, RH = Q + n * hd, RW = RH + n * height
-                // q * scale, as the reference scales before the product
-                for t in 0..<n { for d in 0..<hd { Q[t * hd + d] = q[t * c3 + d] * scale } }
+                let S = scratch, Q = scratch + block * n, K = Q + n * hd, V = K + n * hd, RH = V + n * hd, RW = RH + n * height
+                // q * scale, as the reference scales before the product; k and v copied to contiguous n×hd matrices
+                // (OpenBLAS packs them faster than rows strided by 3·C)
+                for t in 0..<n {
+                    for d in 0..<hd { Q[t * hd + d] = q[t * c3 + d] * scale }
+                    (K + t * hd).update(from: k + t * c3, count: hd)
+                    (V + t * hd).update(from: v + t * c3, count: hd)
+                }
                 if withRel, let rhp, let rwp {
                     // rel_h[y, x, ky] = Σ_d q[y, x, d] · Rh[y, ky, d]
                     for y in 0..<height {
@@ -120,7 +128,7 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                 var r0 = 0
                 while r0 < n {
                     let rows = min(block, n - r0)
-                    sgemm(transB: true, m: rows, n: n, k: hd, a: Q + r0 * hd, lda: hd, b: k, ldb: c3, c: S, ldc: n)
+                    sgemm(transB: true, m: rows, n: n, k: hd, a: Q + r0 * hd, lda: hd, b: K, ldb: hd, c: S, ldc: n)
                     for i in 0..<rows {
                         let row = S + i * n, t = r0 + i
                         if withRel {
@@ -129,7 +137,7 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                             softmaxRow(row, count: n)
                         }
                     }
-                    sgemm(m: rows, n: hd, k: n, a: S, lda: n, b: v, ldb: c3, c: o + (b * n + r0) * c + hIdx * hd, ldc: c)
+                    sgemm(m: rows, n: hd, k: n, a: S, lda: n, b: V, ldb: hd, c: o + (b * n + r0) * c + hIdx * hd, ldc: c)
                     r0 += rows
                 }
             }

@@ -21,6 +21,12 @@ public final class Attention {
         relPosW = w.take("\(name).rel_pos_w", [2 * inputSize - 1, dim / numHeads])
     }
 
+    /// The attention between the projections: qkv B×H×W×3C (this block's `qkv` output) → B×H·W×C (`proj`'s input).
+    public func attend(qkv q: Tensor) -> Tensor {
+        attentionDecomposedRelPos(qkv: q, batch: q.shape[0], height: q.shape[1], width: q.shape[2], heads: numHeads,
+                                  relPosH: relPosH, relPosW: relPosW)
+    }
+
     /// x: B×H×W×C → B×H×W×C.
     public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
         let b = x.shape[0], h = x.shape[1], wd = x.shape[2], c = x.shape[3]
