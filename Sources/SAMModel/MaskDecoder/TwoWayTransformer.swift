@@ -103,6 +103,9 @@ public final class TwoWayAttentionBlock {
     public func callAsFunction(queries qIn: Tensor, keys kIn: Tensor, queryPE: Tensor, keyPE: Tensor,
                                shared: ImageProjections? = nil,
                                _ rec: ActivationRecorder?) -> (queries: Tensor, keys: Tensor) {
+        if rec == nil && crossAttnTokenToImage.foldingPays(tokens: qIn.shape[1]) && qIn.shape[0] == 1 {
+            return folded(queries: qIn, keys: kIn, queryPE: queryPE, keyPE: keyPE, shared: shared)
+        }
         var queries: Tensor
         if skipFirstLayerPE {
             queries = norm1(selfAttn(q: qIn, k: qIn, v: qIn, rec), rec)
@@ -134,6 +137,37 @@ public final class TwoWayAttentionBlock {
         rec.record("\(name):0", queries)
         rec.record("\(name):1", keys)
         return (queries, keys)
+    }
+}
+
+extension TwoWayAttentionBlock {
+    /// The block for one prompt without a recorder: the cross-attentions with the image-side projections folded into
+    /// the prompt's tokens (`tokensToImageFolded`, `imageToTokensFolded`); with `shared`, layer 0's precomputed image
+    /// projections are used as they are and only out_proj is folded.
+    func folded(queries qIn: Tensor, keys kIn: Tensor, queryPE: Tensor, keyPE: Tensor,
+                shared: ImageProjections?) -> (queries: Tensor, keys: Tensor) {
+        var queries: Tensor
+        if skipFirstLayerPE {
+            queries = norm1(selfAttn(q: qIn, k: qIn, v: qIn, nil), nil)
+        } else {
+            let q = qIn + queryPE
+            queries = norm1(qIn, plus: selfAttn(q: q, k: q, v: qIn, nil), nil)
+        }
+        var q = queries + queryPE
+        let k = shared == nil ? kIn + keyPE : nil
+        let tokenToImage: Tensor
+        if let shared {
+            tokenToImage = crossAttnTokenToImage.attend(qp: crossAttnTokenToImage.qProj(q, nil), kp: shared.tokenToImageK,
+                                                        vp: shared.tokenToImageV, nil)
+        } else {
+            tokenToImage = crossAttnTokenToImage.tokensToImageFolded(queries: q, keysPlusPE: k!, values: kIn)
+        }
+        queries = norm2(queries, plus: tokenToImage, nil)
+        queries = norm3(queries, plus: mlp(queries, nil), nil)
+        q = queries + queryPE
+        let imageToToken = crossAttnImageToToken.imageToTokensFolded(imagePlusPE: k, projectedQueries: shared?.imageToTokenQ,
+                                                                     keys: q, values: queries)
+        return (queries, norm4(kIn, plus: imageToToken, nil))
     }
 }
 
@@ -177,7 +211,10 @@ public final class TwoWayTransformer {
                                     shared: i == 0 ? layer0 : nil, rec)
         }
         let q = queries + points, k = keys + peSeq
-        queries = normFinalAttn(queries, plus: finalAttnTokenToImage(q: q, k: k, v: keys, rec), rec)
+        let final = rec == nil && finalAttnTokenToImage.foldingPays(tokens: q.shape[1]) && q.shape[0] == 1
+            ? finalAttnTokenToImage.tokensToImageFolded(queries: q, keysPlusPE: k, values: keys)
+            : finalAttnTokenToImage(q: q, k: k, v: keys, rec)
+        queries = normFinalAttn(queries, plus: final, rec)
         rec.record("\(name):0", queries)
         rec.record("\(name):1", keys)
         return (queries, keys)
