@@ -14,6 +14,8 @@ public final class MaskDecoder {
     public let up0: ConvTranspose2d, up1: LayerNorm2d, up2: Activation, up3: ConvTranspose2d, up4: Activation
     public let outputHypernetworksMLPs: [MLP]
     public let iouPredictionHead: MLP
+    /// `output_upscaling`'s weights regrouped for the pixel-major path (`upscaleMasks`).
+    let upscaleWeights: UpscaleWeights
 
     public init(_ w: WeightStore, _ name: String = "mask_decoder", config c: SAMConfig) {
         self.name = name
@@ -34,6 +36,8 @@ public final class MaskDecoder {
         }
         iouPredictionHead = MLP(w, "\(name).iou_prediction_head", inputDim: d, hiddenDim: c.iouHeadHiddenDim,
                                 outputDim: c.numMaskTokens, numLayers: c.iouHeadDepth)
+        upscaleWeights = UpscaleWeights(up0Weight: up0.weight, up0Bias: up0.bias, lnWeight: up1.weight, lnBias: up1.bias,
+                                        eps: up1.eps, up3Weight: up3.weight, up3Bias: up3.bias)
     }
 
     /// - imageEmbedding: 1×C×h×w (shared by every prompt); imagePE: 1×C×h×w; sparse: B×T×C; dense: B×C×h×w.
@@ -155,16 +159,11 @@ public final class MaskDecoder {
         return (masks, iou)
     }
 
-    /// `heads` for one prompt without a recorder: the upscaling reads the keys as a sequence (no permute), LayerNorm2d
-    /// and GELU run as one pass, the second GELU inside the second transposed convolution's scatter, and only the
-    /// masks of `outputs` are formed, straight into `masks` (K×4h×4w); their IoU predictions go to `iou`.
+    /// `heads` for one prompt without a recorder: only the masks of `outputs` are formed, straight into `masks`
+    /// (K×4h×4w), by the pixel-major upscaling (`upscaleMasks`); their IoU predictions go to `iou`.
     func fastHeads(hs: Tensor, keys: Tensor, h: Int, w: Int, outputs: Range<Int>,
                    masks: UnsafeMutablePointer<Float>, iou: UnsafeMutablePointer<Float>) {
-        let d = transformerDim
-        var up = convTranspose2x2(sequence: keys, height: h, width: w, weight: up0.weight, bias: up0.bias)
-        up = layerNorm2d(up, weight: up1.weight, bias: up1.bias, eps: up1.eps, gelu: true)
-        up = convTranspose2x2(up, weight: up3.weight, bias: up3.bias, gelu: true)
-        let uc = up.shape[1], pixels = up.shape[2] * up.shape[3]
+        let d = transformerDim, uc = upscaleWeights.out
         var hyper = [Float](repeating: 0, count: outputs.count * uc)
         for (r, i) in outputs.enumerated() {
             let tok = Tensor(shape: [1, d], data: Array(hs.data[((1 + i) * d)..<((2 + i) * d)]))
@@ -172,9 +171,9 @@ public final class MaskDecoder {
             for j in 0..<uc { hyper[r * uc + j] = y.data[j] }
         }
         hyper.withUnsafeBufferPointer { hp in
-            up.data.withUnsafeBufferPointer { upp in
-                sgemm(m: outputs.count, n: pixels, k: uc, a: hp.baseAddress!, lda: uc, b: upp.baseAddress!, ldb: pixels,
-                      c: masks, ldc: pixels)
+            keys.data.withUnsafeBufferPointer { kp in
+                upscaleMasks(keys: kp.baseAddress!, height: h, width: w, weights: upscaleWeights, hyper: hp.baseAddress!,
+                             count: outputs.count, masks: masks)
             }
         }
         let scores = iouPredictionHead(Tensor(shape: [1, d], data: Array(hs.data[0..<d])), nil)
