@@ -13,20 +13,21 @@ public func windowPartition(_ x: Tensor, windowSize ws: Int, padRow: [Float]? = 
     let nh = hp / ws, nw = wp / ws
     let out = Tensor(shape: [b * nh * nw, ws, ws, c]) { o in
         x.data.withUnsafeBufferPointer { xp in
-            let s = xp.baseAddress!
-            for bi in 0..<b { for wy in 0..<nh { for wx in 0..<nw {
-                let win = (bi * nh + wy) * nw + wx
+            let s = xp.baseAddress!, o = o.baseAddress!
+            // windows spread over the cores (a windowed block's qkv, 4900 × 2304 floats at 64×64, is copied here)
+            parallelItems(b * nh * nw) { win in
+                let bi = win / (nh * nw), wy = (win / nw) % nh, wx = win % nw
                 for iy in 0..<ws {
                     let y = wy * ws + iy
                     for ix in 0..<ws {
                         let xx = wx * ws + ix
-                        let dst = o.baseAddress! + ((win * ws + iy) * ws + ix) * c
+                        let dst = o + ((win * ws + iy) * ws + ix) * c
                         if y < h && xx < w { dst.update(from: s + ((bi * h + y) * w + xx) * c, count: c) }
                         else if let padRow { padRow.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: c) } }
                         else { dst.update(repeating: 0, count: c) }
                     }
                 }
-            } } }
+            }
         }
     }
     return (out, (hp, wp))
@@ -40,11 +41,17 @@ public func windowUnpartition(_ windows: Tensor, windowSize ws: Int, padded: (h:
     let h = original.h, w = original.w
     return Tensor(shape: [b, h, w, c]) { o in
         windows.data.withUnsafeBufferPointer { wp in
-            for bi in 0..<b { for y in 0..<h { for xx in 0..<w {
-                let win = (bi * nh + y / ws) * nw + xx / ws
-                let src = wp.baseAddress! + ((win * ws + y % ws) * ws + xx % ws) * c
-                (o.baseAddress! + ((bi * h + y) * w + xx) * c).update(from: src, count: c)
-            } } }
+            let src0 = wp.baseAddress!, o = o.baseAddress!
+            parallelChunks(b * h, minChunk: 8) { rows in
+                for r in rows {
+                    let bi = r / h, y = r % h
+                    for xx in 0..<w {
+                        let win = (bi * nh + y / ws) * nw + xx / ws
+                        let src = src0 + ((win * ws + y % ws) * ws + xx % ws) * c
+                        (o + ((bi * h + y) * w + xx) * c).update(from: src, count: c)
+                    }
+                }
+            }
         }
     }
 }
