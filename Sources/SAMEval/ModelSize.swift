@@ -13,13 +13,15 @@ import SAMTensor
 ///   decomposed relative position 2·2·L·s·C (s = g global, w windowed; the two einsums of `add_decomposed_rel_pos`);
 /// - neck: 1×1 conv 2·N·C·D and 3×3 conv 2·N·D·D·9 (D = out_chans).
 /// Softmax, norms, GELU and additions are left out (they are O(N·C), under 1 % here).
-public func encoderFLOPs(_ c: SAMConfig) -> Int {
+/// `asIssued`: the count this toolkit issues instead, whose windowed blocks project only the N real tokens (qkv of
+/// a zero-padded token is the bias, and proj's outputs at the padding are dropped), T = N for every block.
+public func encoderFLOPs(_ c: SAMConfig, asIssued: Bool = false) -> Int {
     let g = c.gridSize, n = g * g, ch = c.encoderEmbedDim, m = c.encoderMLPDim, w = c.windowSize
     var f = 2 * n * ch * 3 * c.patchSize * c.patchSize
     for b in 0..<c.encoderDepth {
         let global = c.encoderGlobalAttnIndexes.contains(b)
         let padded = ((g + w - 1) / w) * w
-        let t = global ? n : padded * padded
+        let t = global || asIssued ? n : padded * padded
         let windows = global ? 1 : (padded / w) * (padded / w)
         let l = global ? n : w * w, s = global ? g : w
         f += 2 * t * ch * 3 * ch + 2 * t * ch * ch          // qkv, proj

@@ -20,6 +20,12 @@ public struct UpscaleWeights: Sendable {
             } } } }
             return r
         }
+        guard up0Weight.rank == 4 && up3Weight.rank == 4 else {
+            // a model built without values (WeightStore.shapesOnly, for parameter counts) never decodes
+            inChannels = 0; mid = 0; out = 0; w0 = []; b0 = []; self.lnWeight = []; self.lnBias = []; self.eps = eps
+            w3 = []; b3 = []
+            return
+        }
         inChannels = up0Weight.shape[0]; mid = up0Weight.shape[1]; out = up3Weight.shape[1]
         precondition(up3Weight.shape[0] == mid && up0Weight.shape[2...] == [2, 2] && up3Weight.shape[2...] == [2, 2],
                      "upscale weights \(up0Weight.shape), \(up3Weight.shape)")
