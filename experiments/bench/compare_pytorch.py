@@ -4,8 +4,9 @@
   python3 experiments/bench/compare_pytorch.py --model-type vit_b --runs 3 [--rounds 2] [--batch 64]
 
 Each round runs the PyTorch benchmark in a fresh process (glibc malloc tuned as PyTorch is at its best:
-MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=1073741824, torch threads = cores) and then
-`sam bench --json` (release build), so drifts of the machine hit both. Reported: medians over rounds of each side's
+MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=1073741824, torch threads = cores) and
+`sam bench --json` (release build), PyTorch first in odd rounds and SAMSwift first in even ones, so drifts of the
+machine hit both. Reported: medians over rounds of each side's
 medians; encoder seconds (1024² input), prompt encoder + decoder seconds for one prompt and per prompt in a batch,
 peak resident memory (model + one image + one prompt), and Swift/PyTorch ratios.
 """
@@ -69,15 +70,24 @@ def main():
     args = ap.parse_args()
     t_enc, t_dec, t_bat, t_rss, s_enc, s_dec, s_bat, s_rss = ([] for _ in range(8))
     for r in range(args.rounds):
-        t = torch_run(args)
-        s1 = swift_run(args, 1)
-        sb = swift_run(args, args.batch)
+        # the side that runs first alternates between rounds: a machine whose clock or neighbours change over a
+        # round's minutes would otherwise favour one side every time
+        if r % 2 == 0:
+            t = torch_run(args)
+            s1 = swift_run(args, 1)
+            sb = swift_run(args, args.batch)
+        else:
+            s1 = swift_run(args, 1)
+            sb = swift_run(args, args.batch)
+            t = torch_run(args)
         t_enc.append(t["encoder_seconds"]); t_dec.append(t["decoder_seconds"]); t_bat.append(t["decoder_batch_seconds"])
         t_rss.append(t["peak_rss_bytes"])
         s_enc.append(s1["encoder_seconds"]); s_dec.append(s1["decoder_seconds"]); s_bat.append(sb["decoder_seconds"])
         s_rss.append(s1["peak_rss_bytes"])
         print(f"round {r + 1}: torch enc {t['encoder_seconds']:.3f}s dec {t['decoder_seconds'] * 1e3:.1f}ms | "
-              f"swift enc {s1['encoder_seconds']:.3f}s dec {s1['decoder_seconds'] * 1e3:.1f}ms", file=sys.stderr)
+              f"swift enc {s1['encoder_seconds']:.3f}s dec {s1['decoder_seconds'] * 1e3:.1f}ms | "
+              f"batch {t['decoder_batch_seconds'] / args.batch * 1e3:.1f} vs {sb['decoder_seconds'] / args.batch * 1e3:.1f} ms",
+              file=sys.stderr)
     med = statistics.median
     rows = [("image encoder (s)", med(t_enc), med(s_enc)),
             ("decoder, 1 prompt (ms)", med(t_dec) * 1e3, med(s_dec) * 1e3),
