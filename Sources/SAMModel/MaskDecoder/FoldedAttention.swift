@@ -19,6 +19,22 @@ extension DecoderAttention {
     /// Whether folding pays for `tokens` prompt tokens: H·T rows against the internal width.
     public func foldingPays(tokens: Int) -> Bool { numHeads * tokens < qProj.weight.shape[0] }
 
+    /// For each head h, the T tokens' projected slices (tokens: T × c, head h in columns h·hd..<(h+1)·hd) times that
+    /// head's rows of a projection weight (c × C, row-major: [out, in] of a Linear to the internal width c):
+    /// into[(h, t), :] = tokens[t, h] · W[h] (H·T × C), and dots[(h, t)] = tokens[t, h] · bias[h].
+    func foldProjection(tokens: UnsafePointer<Float>, count t: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                        into: UnsafeMutablePointer<Float>, dots: UnsafeMutablePointer<Float>) {
+        let c = qProj.weight.shape[0], d = qProj.weight.shape[1], hd = c / numHeads
+        for h in 0..<numHeads {
+            sgemm(m: t, n: d, k: hd, a: tokens + h * hd, lda: c, b: weight + h * hd * d, ldb: d, c: into + h * t * d, ldc: d)
+            for i in 0..<t {
+                var acc: Float = 0
+                for e in 0..<hd { acc += tokens[i * c + h * hd + e] * bias[h * hd + e] }
+                dots[h * t + i] = acc
+            }
+        }
+    }
+
     /// Tokens attending to the image, `self(q: queries, k: keysPlusPE, v: values)` for one prompt, with k_proj and
     /// v_proj folded into the queries. queries 1×T×C; keysPlusPE, values 1×N×C. Returns 1×T×C (after out_proj).
     public func tokensToImageFolded(queries: Tensor, keysPlusPE x: Tensor, values y: Tensor) -> Tensor {
@@ -34,17 +50,9 @@ extension DecoderAttention {
                 kProj.weight.data.withUnsafeBufferPointer { wk in kProj.bias!.data.withUnsafeBufferPointer { bk in
                 vProj.weight.data.withUnsafeBufferPointer { wv in vProj.bias!.data.withUnsafeBufferPointer { bv in
                 x.data.withUnsafeBufferPointer { xb in y.data.withUnsafeBufferPointer { yb in
-                    let q0 = qb.baseAddress!
-                    for h in 0..<heads {
-                        // A_h = q_h W_k,h (T×C); β = q_h · b_k,h
-                        sgemm(m: t, n: d, k: hd, a: q0 + h * hd, lda: c, b: wk.baseAddress! + h * hd * d, ldb: d,
-                              c: a + h * t * d, ldc: d)
-                        for i in 0..<t {
-                            var acc: Float = 0
-                            for e in 0..<hd { acc += q0[i * c + h * hd + e] * bk[h * hd + e] }
-                            beta[h * t + i] = acc
-                        }
-                    }
+                    // A_h = q_h W_k,h (T×C); β = q_h · b_k,h
+                    foldProjection(tokens: qb.baseAddress!, count: t, weight: wk.baseAddress!, bias: bk.baseAddress!,
+                                   into: a, dots: beta)
                     // scores (H·T × N) = A xᵀ + β, then softmax of score / √hd along each row
                     for r in 0..<ht { (s + r * n).update(repeating: beta[r], count: n) }
                     sgemm(transB: true, m: ht, n: n, k: d, a: a, lda: d, b: xb.baseAddress!, ldb: d, beta: 1, c: s, ldc: n)
@@ -95,15 +103,8 @@ extension DecoderAttention {
                         }
                     } else {
                         // Bᵀ_h = k_h W_q,h (T×C); γ = k_h · b_q,h; Sᵀ = Bᵀ xᵀ + γ
-                        for h in 0..<heads {
-                            sgemm(m: t, n: d, k: hd, a: k0 + h * hd, lda: c, b: wq.baseAddress! + h * hd * d, ldb: d,
-                                  c: bt + h * t * d, ldc: d)
-                            for i in 0..<t {
-                                var acc: Float = 0
-                                for e in 0..<hd { acc += k0[i * c + h * hd + e] * bq[h * hd + e] }
-                                gamma[h * t + i] = acc
-                            }
-                        }
+                        foldProjection(tokens: k0, count: t, weight: wq.baseAddress!, bias: bq.baseAddress!, into: bt,
+                                       dots: gamma)
                         for r in 0..<ht { (st + r * n).update(repeating: gamma[r], count: n) }
                         x!.data.withUnsafeBufferPointer { xb in
                             sgemm(transB: true, m: ht, n: n, k: d, a: bt, lda: d, b: xb.baseAddress!, ldb: d, beta: 1,

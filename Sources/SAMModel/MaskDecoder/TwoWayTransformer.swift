@@ -103,9 +103,9 @@ public final class TwoWayAttentionBlock {
     public func callAsFunction(queries qIn: Tensor, keys kIn: Tensor, queryPE: Tensor, keyPE: Tensor,
                                shared: ImageProjections? = nil,
                                _ rec: ActivationRecorder?) -> (queries: Tensor, keys: Tensor) {
-        if rec == nil && crossAttnTokenToImage.foldingPays(tokens: qIn.shape[1]) && qIn.shape[0] == 1 {
-            return folded(queries: qIn, keys: kIn, queryPE: queryPE, keyPE: keyPE, shared: shared)
-        }
+        // one prompt without a recorder: the cross-attentions with the image-side projections folded into the tokens
+        // (`tokensToImageFolded`, `imageToTokensFolded`); layer 0's shared projections are used as they are
+        let fold = rec == nil && qIn.shape[0] == 1 && crossAttnTokenToImage.foldingPays(tokens: qIn.shape[1])
         var queries: Tensor
         if skipFirstLayerPE {
             queries = norm1(selfAttn(q: qIn, k: qIn, v: qIn, rec), rec)
@@ -120,6 +120,8 @@ public final class TwoWayAttentionBlock {
         if let shared {
             tokenToImage = crossAttnTokenToImage.attend(qp: crossAttnTokenToImage.qProj(q, rec), kp: shared.tokenToImageK,
                                                         vp: shared.tokenToImageV, rec)
+        } else if fold {
+            tokenToImage = crossAttnTokenToImage.tokensToImageFolded(queries: q, keysPlusPE: k!, values: kIn)
         } else {
             tokenToImage = crossAttnTokenToImage(q: q, k: k!, v: kIn, rec)
         }
@@ -127,7 +129,10 @@ public final class TwoWayAttentionBlock {
         queries = norm3(queries, plus: mlp(queries, rec), rec)
         q = queries + queryPE
         let imageToToken: Tensor
-        if let shared {
+        if fold {
+            imageToToken = crossAttnImageToToken.imageToTokensFolded(imagePlusPE: k, projectedQueries: shared?.imageToTokenQ,
+                                                                     keys: q, values: queries)
+        } else if let shared {
             imageToToken = crossAttnImageToToken.attend(qp: shared.imageToTokenQ, kp: crossAttnImageToToken.kProj(q, rec),
                                                         vp: crossAttnImageToToken.vProj(queries, rec), rec)
         } else {
@@ -137,37 +142,6 @@ public final class TwoWayAttentionBlock {
         rec.record("\(name):0", queries)
         rec.record("\(name):1", keys)
         return (queries, keys)
-    }
-}
-
-extension TwoWayAttentionBlock {
-    /// The block for one prompt without a recorder: the cross-attentions with the image-side projections folded into
-    /// the prompt's tokens (`tokensToImageFolded`, `imageToTokensFolded`); with `shared`, layer 0's precomputed image
-    /// projections are used as they are and only out_proj is folded.
-    func folded(queries qIn: Tensor, keys kIn: Tensor, queryPE: Tensor, keyPE: Tensor,
-                shared: ImageProjections?) -> (queries: Tensor, keys: Tensor) {
-        var queries: Tensor
-        if skipFirstLayerPE {
-            queries = norm1(selfAttn(q: qIn, k: qIn, v: qIn, nil), nil)
-        } else {
-            let q = qIn + queryPE
-            queries = norm1(qIn, plus: selfAttn(q: q, k: q, v: qIn, nil), nil)
-        }
-        var q = queries + queryPE
-        let k = shared == nil ? kIn + keyPE : nil
-        let tokenToImage: Tensor
-        if let shared {
-            tokenToImage = crossAttnTokenToImage.attend(qp: crossAttnTokenToImage.qProj(q, nil), kp: shared.tokenToImageK,
-                                                        vp: shared.tokenToImageV, nil)
-        } else {
-            tokenToImage = crossAttnTokenToImage.tokensToImageFolded(queries: q, keysPlusPE: k!, values: kIn)
-        }
-        queries = norm2(queries, plus: tokenToImage, nil)
-        queries = norm3(queries, plus: mlp(queries, nil), nil)
-        q = queries + queryPE
-        let imageToToken = crossAttnImageToToken.imageToTokensFolded(imagePlusPE: k, projectedQueries: shared?.imageToTokenQ,
-                                                                     keys: q, values: queries)
-        return (queries, norm4(kIn, plus: imageToToken, nil))
     }
 }
 
