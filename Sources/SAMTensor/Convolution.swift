@@ -56,29 +56,14 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padd
 /// 2×2 stride-2 transposed convolution (PyTorch `nn.ConvTranspose2d(IC, OC, kernel_size=2, stride=2)`).
 /// - x: N×IC×H×W; weight: [IC, OC, 2, 2]; bias: [OC]. Returns N×OC×2H×2W with
 ///   out[n, o, 2i+a, 2j+b] = bias[o] + Σ_c x[n, c, i, j] · weight[c, o, a, b].
-/// `gelu`: exact GELU applied to every output element while it is in cache.
-public func convTranspose2x2(_ x: Tensor, weight: Tensor, bias: Tensor?, gelu: Bool = false) -> Tensor {
-    precondition(x.rank == 4, "convTranspose2x2 expects N×IC×H×W input, got \(x.shape)")
-    return convTranspose2x2(x, sequence: false, height: x.shape[2], width: x.shape[3], weight: weight, bias: bias, gelu: gelu)
-}
-
-/// The same on a token sequence, x: N×(H·W)×IC (the pixels in row-major order, channels last, as the decoder's
-/// two-way transformer leaves them), without permuting it to channel planes first; `gelu` applies exact GELU to
-/// every output element (the decoder's `output_upscaling.4`) while it is still in cache. Returns N×OC×2H×2W.
-public func convTranspose2x2(sequence x: Tensor, height h: Int, width w: Int, weight: Tensor, bias: Tensor?,
-                             gelu: Bool = false) -> Tensor {
-    precondition(x.rank == 3 && x.shape[1] == h * w, "convTranspose2x2: sequence \(x.shape) is not N×\(h * w)×C")
-    return convTranspose2x2(x, sequence: true, height: h, width: w, weight: weight, bias: bias, gelu: gelu)
-}
-
-func convTranspose2x2(_ x: Tensor, sequence: Bool, height h: Int, width w: Int, weight: Tensor, bias: Tensor?,
-                      gelu: Bool) -> Tensor {
-    precondition(weight.rank == 4 && weight.shape[2] == 2 && weight.shape[3] == 2, "convTranspose2x2 expects an IC×OC×2×2 weight")
-    let n = x.shape[0], ic = sequence ? x.shape[2] : x.shape[1], oc = weight.shape[1]
+public func convTranspose2x2(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    precondition(x.rank == 4 && weight.rank == 4 && weight.shape[2] == 2 && weight.shape[3] == 2,
+                 "convTranspose2x2 expects N×C×H×W input and IC×OC×2×2 weight")
+    let n = x.shape[0], ic = x.shape[1], h = x.shape[2], w = x.shape[3], oc = weight.shape[1]
     precondition(weight.shape[0] == ic, "convTranspose2x2: weight \(weight.shape) for input \(x.shape)")
     let hw = h * w
     // Bands of input rows, each a product into a scratch of about 1 MB that stays in cache, then scattered (with the
-    // bias, and GELU) into the band's output rows; the bands are spread over the cores.
+    // bias) into the band's output rows; the bands are spread over the cores.
     let bandRows = max(1, min(h, (1 << 18) / max(1, oc * 4 * w)))
     let bands = (h + bandRows - 1) / bandRows
     return Tensor(shape: [n, oc, 2 * h, 2 * w]) { out in
@@ -89,10 +74,9 @@ func convTranspose2x2(_ x: Tensor, sequence: Bool, height h: Int, width w: Int, 
                     let cols = (i1 - i0) * w
                     withUnsafeTemporaryAllocation(of: Float.self, capacity: oc * 4 * cols) { tb in
                         let t = tb.baseAddress!
-                        // t[(o,a,b), (i,j)] = Σ_c W[c, (o,a,b)] · x[c, (i,j)]  (x[(i,j), c] for a sequence), i in the band
-                        let xb = xp.baseAddress! + b * ic * hw + (sequence ? i0 * w * ic : i0 * w)
-                        sgemm(transA: true, transB: sequence, m: oc * 4, n: cols, k: ic, a: wp.baseAddress!, lda: oc * 4,
-                              b: xb, ldb: sequence ? ic : hw, c: t, ldc: cols)
+                        // t[(o,a,b), (i,j)] = Σ_c W[c, (o,a,b)] · x[c, (i,j)], i in the band
+                        sgemm(transA: true, m: oc * 4, n: cols, k: ic, a: wp.baseAddress!, lda: oc * 4,
+                              b: xp.baseAddress! + b * ic * hw + i0 * w, ldb: hw, c: t, ldc: cols)
                         let dst = out.baseAddress! + b * oc * 4 * hw
                         for o in 0..<oc {
                             let bo = bias?.data[o] ?? 0
@@ -103,7 +87,6 @@ func convTranspose2x2(_ x: Tensor, sequence: Bool, height h: Int, width w: Int, 
                                         let srcp = t + ((o * 2 + a) * 2 + bb) * cols + (i - i0) * w
                                         for j in 0..<w { orow[2 * j + bb] = srcp[j] + bo }
                                     }
-                                    if gelu { geluInPlace(orow, count: 2 * w) }
                                 }
                             }
                         }

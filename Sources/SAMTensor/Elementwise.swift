@@ -164,8 +164,7 @@ public func layerNorm(_ x: Tensor, plus y: Tensor?, weight: Tensor, bias: Tensor
 
 /// Meta's `LayerNorm2d` (segment_anything/modeling/common.py@dca509f): normalises each pixel over the channel axis
 /// of an N×C×H×W tensor: u = mean_c x, s = mean_c (x − u)², y = (x − u) / √(s + eps) · w[c] + b[c].
-/// `gelu`: exact GELU applied to each output while in cache (the decoder's `output_upscaling.1` then `.2`).
-public func layerNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float, gelu: Bool = false) -> Tensor {
+public func layerNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) -> Tensor {
     precondition(x.rank == 4, "layerNorm2d expects N×C×H×W, got \(x.shape)")
     let n = x.shape[0], c = x.shape[1], hw = x.shape[2] * x.shape[3]
     precondition(weight.count == c && bias.count == c, "layerNorm2d: weight \(weight.shape) for input \(x.shape)")
@@ -189,7 +188,6 @@ public func layerNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float, g
                         let s = src + ch * hw + r.lowerBound, d = dst + ch * hw + r.lowerBound
                         let w = weight.data[ch], bb = bias.data[ch]
                         for i in 0..<len { d[i] = (s[i] - mean[i]) * vs[i] * w + bb }
-                        if gelu { geluInPlace(d, count: len) }
                     }
                 }
             }

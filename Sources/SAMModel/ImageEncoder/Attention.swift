@@ -27,14 +27,30 @@ public final class Attention {
                                   relPosH: relPosH, relPosW: relPosW)
     }
 
-    /// x: B×H×W×C → B×H×W×C.
-    public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+    /// x: B×H×W×C → B×H×W×C (windows or the whole grid); the attention between the projections is timed as `stage`.
+    public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?, stage: String) -> Tensor {
         let b = x.shape[0], h = x.shape[1], wd = x.shape[2], c = x.shape[3]
         let q = Profiler.measure("encoder: qkv + proj") { qkv(x, rec) }
-        let a = attentionDecomposedRelPos(qkv: q, batch: b, height: h, width: wd, heads: numHeads,
-                                          relPosH: relPosH, relPosW: relPosW)
+        let a = Profiler.measure(stage) { attend(qkv: q) }
         let y = Profiler.measure("encoder: qkv + proj") { proj(a.reshaped([b, h, wd, c]), rec) }
         rec.record(name, y)
         return y
+    }
+
+    /// Windowed attention over a B×H×W×C token grid without a recorder: the reference pads the tokens with zeros into
+    /// ws×ws windows and projects every padded token (4900 rows at 64×64 with 14×14 windows); qkv of a zero row is
+    /// the bias, and proj's outputs at the padding are dropped, so here both projections run on the H·W real tokens
+    /// and the padding of the partitioned qkv gets the bias (the same values).
+    public func windowed(_ x: Tensor, windowSize ws: Int) -> Tensor {
+        let b = x.shape[0], h = x.shape[1], wd = x.shape[2], c = x.shape[3]
+        let q = Profiler.measure("encoder: qkv + proj") { qkv(x, nil) }
+        let (windows, padded) = Profiler.measure("encoder: window partition") {
+            windowPartition(q, windowSize: ws, padRow: qkv.bias?.data ?? [Float](repeating: 0, count: 3 * c))
+        }
+        let a = Profiler.measure("encoder: windowed attention") { attend(qkv: windows) }
+        let un = Profiler.measure("encoder: window partition") {
+            windowUnpartition(a.reshaped([windows.shape[0], ws, ws, c]), windowSize: ws, padded: padded, original: (h, wd))
+        }
+        return Profiler.measure("encoder: qkv + proj") { proj(un.reshaped([b, h, wd, c]), nil) }
     }
 }

@@ -12,12 +12,18 @@
 //                    W_o (concat_h Σ_t p_ht v_ht) + b_o = Σ_h Σ_t p_ht (W_o,h v_ht) + b_o
 // so each 4096-row product is replaced by one of H·T rows (56 instead of 128 output columns: 2.3× fewer FLOPs) when
 // H·T is below the internal width. The sums are the reference's, in another order: results agree to float32
-// rounding (checked against the reference form in `DecoderFoldingTests` and against Meta's predictor).
+// rounding (checked against the reference form in `FastPathTests` and against Meta's predictor).
 import SAMTensor
 
 extension DecoderAttention {
     /// Whether folding pays for `tokens` prompt tokens: H·T rows against the internal width.
     public func foldingPays(tokens: Int) -> Bool { numHeads * tokens < qProj.weight.shape[0] }
+
+    /// Whether a forward with these (1×T×C) prompt tokens takes the folded path: one prompt, no recorder (the dumps
+    /// name the projections' outputs), and folding pays.
+    func folds(tokens: Tensor, _ rec: ActivationRecorder?) -> Bool {
+        rec == nil && tokens.shape[0] == 1 && foldingPays(tokens: tokens.shape[1])
+    }
 
     /// For each head h, the T tokens' projected slices (tokens: T × c, head h in columns h·hd..<(h+1)·hd) times that
     /// head's rows of a projection weight (c × C, row-major: [out, in] of a Linear to the internal width c):

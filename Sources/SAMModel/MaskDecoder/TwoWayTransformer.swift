@@ -105,7 +105,7 @@ public final class TwoWayAttentionBlock {
                                _ rec: ActivationRecorder?) -> (queries: Tensor, keys: Tensor) {
         // one prompt without a recorder: the cross-attentions with the image-side projections folded into the tokens
         // (`tokensToImageFolded`, `imageToTokensFolded`); layer 0's shared projections are used as they are
-        let fold = rec == nil && qIn.shape[0] == 1 && crossAttnTokenToImage.foldingPays(tokens: qIn.shape[1])
+        let fold = crossAttnTokenToImage.folds(tokens: qIn, rec)
         var queries: Tensor
         if skipFirstLayerPE {
             queries = norm1(selfAttn(q: qIn, k: qIn, v: qIn, rec), rec)
@@ -185,7 +185,7 @@ public final class TwoWayTransformer {
                                     shared: i == 0 ? layer0 : nil, rec)
         }
         let q = queries + points, k = keys + peSeq
-        let final = rec == nil && finalAttnTokenToImage.foldingPays(tokens: q.shape[1]) && q.shape[0] == 1
+        let final = finalAttnTokenToImage.folds(tokens: q, rec)
             ? finalAttnTokenToImage.tokensToImageFolded(queries: q, keysPlusPE: k, values: keys)
             : finalAttnTokenToImage(q: q, k: k, v: keys, rec)
         queries = normFinalAttn(queries, plus: final, rec)
