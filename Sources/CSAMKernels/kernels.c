@@ -28,21 +28,22 @@ typedef int32_t i16 __attribute__((vector_size(64)));
 #define VMAX(a, b) ({ v16 x_ = (a), y_ = (b); SELECT(x_ < y_, y_, x_); })
 #define VMIN(a, b) ({ v16 x_ = (a), y_ = (b); SELECT(y_ < x_, y_, x_); })
 
+#define VFMA(a, b, c) __builtin_elementwise_fma((a), (b), (c))
 #define VEXP(vin) ({ \
     v16 x0_ = VMIN(VMAX((vin), SPLAT(-87.33654f)), SPLAT(88.72283f)); \
     const v16 magic_ = SPLAT(12582912.0f); \
-    v16 t_ = x0_ * SPLAT(1.44269504088896341f) + magic_; \
+    v16 t_ = VFMA(x0_, SPLAT(1.44269504088896341f), magic_); \
     v16 fx_ = t_ - magic_; \
-    v16 x_ = x0_ - fx_ * SPLAT(0.693359375f); \
-    x_ = x_ + fx_ * SPLAT(2.12194440e-4f); \
+    v16 x_ = VFMA(fx_, SPLAT(-0.693359375f), x0_); \
+    x_ = VFMA(fx_, SPLAT(2.12194440e-4f), x_); \
     v16 z_ = x_ * x_; \
     v16 y_ = SPLAT(1.9875691500e-4f); \
-    y_ = y_ * x_ + SPLAT(1.3981999507e-3f); \
-    y_ = y_ * x_ + SPLAT(8.3334519073e-3f); \
-    y_ = y_ * x_ + SPLAT(4.1665795894e-2f); \
-    y_ = y_ * x_ + SPLAT(1.6666665459e-1f); \
-    y_ = y_ * x_ + SPLAT(5.0000001201e-1f); \
-    y_ = y_ * z_ + x_ + SPLAT(1.0f); \
+    y_ = VFMA(y_, x_, SPLAT(1.3981999507e-3f)); \
+    y_ = VFMA(y_, x_, SPLAT(8.3334519073e-3f)); \
+    y_ = VFMA(y_, x_, SPLAT(4.1665795894e-2f)); \
+    y_ = VFMA(y_, x_, SPLAT(1.6666665459e-1f)); \
+    y_ = VFMA(y_, x_, SPLAT(5.0000001201e-1f)); \
+    y_ = VFMA(y_, z_, x_ + SPLAT(1.0f)); \
     i16 n_; memcpy(&n_, &t_, sizeof n_); \
     n_ = n_ - ISPLAT(0x4B400000); \
     i16 e_ = (n_ + ISPLAT(127)) << 23; \
@@ -54,18 +55,18 @@ static inline __attribute__((always_inline)) float sexp(float v) {
     float x0 = v < -87.33654f ? -87.33654f : v;
     x0 = 88.72283f < x0 ? 88.72283f : x0;
     const float magic = 12582912.0f;
-    float t = x0 * 1.44269504088896341f + magic;
+    float t = __builtin_fmaf(x0, 1.44269504088896341f, magic);
     float fx = t - magic;
-    float x = x0 - fx * 0.693359375f;
-    x = x + fx * 2.12194440e-4f;
+    float x = __builtin_fmaf(fx, -0.693359375f, x0);
+    x = __builtin_fmaf(fx, 2.12194440e-4f, x);
     float z = x * x;
     float y = 1.9875691500e-4f;
-    y = y * x + 1.3981999507e-3f;
-    y = y * x + 8.3334519073e-3f;
-    y = y * x + 4.1665795894e-2f;
-    y = y * x + 1.6666665459e-1f;
-    y = y * x + 5.0000001201e-1f;
-    y = y * z + x + 1.0f;
+    y = __builtin_fmaf(y, x, 1.3981999507e-3f);
+    y = __builtin_fmaf(y, x, 8.3334519073e-3f);
+    y = __builtin_fmaf(y, x, 4.1665795894e-2f);
+    y = __builtin_fmaf(y, x, 1.6666665459e-1f);
+    y = __builtin_fmaf(y, x, 5.0000001201e-1f);
+    y = __builtin_fmaf(y, z, x + 1.0f);
     int32_t n; memcpy(&n, &t, sizeof n);
     n = n - 0x4B400000;
     int32_t e = (int32_t)((uint32_t)(n + 127) << 23);
@@ -110,16 +111,29 @@ CLONES void sam_gelu(float *x, size_t n) {
     for (; i < n; i++) x[i] = sgelu(x[i]);
 }
 
-static inline __attribute__((always_inline)) void softmax_after_max(float *x, size_t n, float m) {
-    v16 mv = SPLAT(m), sv = SPLAT(0.0f);
+/// exp(x − m) in place; returns the sum (two partial sums of 16 lanes, even and odd blocks of 16, so consecutive
+/// exps do not wait on one addition; then in lane order, then the tail).
+static inline __attribute__((always_inline)) float exp_sum_after_max(float *x, size_t n, float m) {
+    v16 mv = SPLAT(m), sv = SPLAT(0.0f), sw = SPLAT(0.0f);
     size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        v16 e = VEXP(LOAD(x + i) - mv), f = VEXP(LOAD(x + i + 16) - mv);
+        STORE(x + i, e); STORE(x + i + 16, f);
+        sv += e; sw += f;
+    }
     for (; i + 16 <= n; i += 16) { v16 e = VEXP(LOAD(x + i) - mv); STORE(x + i, e); sv += e; }
+    sv += sw;
     float s = 0.0f;
     for (int l = 0; l < 16; l++) s += sv[l];
     for (; i < n; i++) { float e = sexp(x[i] - m); x[i] = e; s += e; }
-    float inv = 1.0f / s;
+    return s;
+}
+
+static inline __attribute__((always_inline)) void softmax_after_max(float *x, size_t n, float m) {
+    float inv = 1.0f / exp_sum_after_max(x, n, m);
     v16 iv = SPLAT(inv);
-    for (i = 0; i + 16 <= n; i += 16) STORE(x + i, LOAD(x + i) * iv);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) STORE(x + i, LOAD(x + i) * iv);
     for (; i < n; i++) x[i] = x[i] * inv;
 }
 
@@ -147,7 +161,9 @@ CLONES void sam_softmax_row_div(float *x, size_t n, float divisor) {
     softmax_after_max(x, n, m);
 }
 
-CLONES void sam_relpos_softmax_row(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w) {
+/// row += rel_h[ky] then rel_w[kx]; returns the maximum.
+static inline __attribute__((always_inline)) float relpos_add_max(float *row, size_t h, size_t w, const float *rel_h,
+                                                                  const float *rel_w) {
     v16 mv = SPLAT(-__builtin_inff());
     float m = -__builtin_inff();
     for (size_t ky = 0; ky < h; ky++) {
@@ -158,7 +174,61 @@ CLONES void sam_relpos_softmax_row(float *row, size_t h, size_t w, const float *
         for (; kx < w; kx++) { float v = (seg[kx] + rel_h[ky]) + rel_w[kx]; seg[kx] = v; m = m < v ? v : m; }
     }
     for (int l = 0; l < 16; l++) m = m < mv[l] ? mv[l] : m;
-    softmax_after_max(row, h * w, m);
+    return m;
+}
+
+CLONES void sam_relpos_softmax_row(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w) {
+    softmax_after_max(row, h * w, relpos_add_max(row, h, w, rel_h, rel_w));
+}
+
+CLONES float sam_relpos_exp_row(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w) {
+    float m = relpos_add_max(row, h, w, rel_h, rel_w);
+    return 1.0f / exp_sum_after_max(row, h * w, m);
+}
+
+CLONES void sam_relpos_exp_columns(float *st, size_t h, size_t w, size_t nq, const float *rel_h_t, const float *rel_w_t,
+                                   float *inv) {
+    const size_t nk = h * w;
+    size_t j = 0;
+    for (; j + 16 <= nq; j += 16) {
+        v16 m = SPLAT(-__builtin_inff());
+        for (size_t ky = 0; ky < h; ky++) {
+            v16 a = LOAD(rel_h_t + ky * nq + j);
+            for (size_t kx = 0; kx < w; kx++) {
+                float *p = st + (ky * w + kx) * nq + j;
+                v16 v = (LOAD(p) + a) + LOAD(rel_w_t + kx * nq + j);
+                STORE(p, v);
+                m = VMAX(m, v);
+            }
+        }
+        v16 s = SPLAT(0.0f);
+        for (size_t r = 0; r < nk; r++) { v16 e = VEXP(LOAD(st + r * nq + j) - m); STORE(st + r * nq + j, e); s += e; }
+        STORE(inv + j, SPLAT(1.0f) / s);
+    }
+    for (; j < nq; j++) {
+        float m = -__builtin_inff();
+        for (size_t ky = 0; ky < h; ky++) {
+            for (size_t kx = 0; kx < w; kx++) {
+                float *p = st + (ky * w + kx) * nq + j;
+                float v = (*p + rel_h_t[ky * nq + j]) + rel_w_t[kx * nq + j];
+                *p = v;
+                m = m < v ? v : m;
+            }
+        }
+        float s = 0.0f;
+        for (size_t r = 0; r < nk; r++) { float e = sexp(st[r * nq + j] - m); st[r * nq + j] = e; s += e; }
+        inv[j] = 1.0f / s;
+    }
+}
+
+CLONES void sam_scale_rows(float *x, size_t rows, size_t cols, size_t stride, const float *factors) {
+    for (size_t r = 0; r < rows; r++) {
+        float *p = x + r * stride;
+        v16 f = SPLAT(factors[r]);
+        size_t j = 0;
+        for (; j + 16 <= cols; j += 16) STORE(p + j, LOAD(p + j) * f);
+        for (; j < cols; j++) p[j] = p[j] * factors[r];
+    }
 }
 
 CLONES void sam_softmax_columns(float *x, size_t rows, size_t cols, float divisor) {

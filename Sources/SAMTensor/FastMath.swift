@@ -1,7 +1,7 @@
 // The element-wise work of softmax and GELU: exp and erf over float32, in the C kernels of CSAMKernels
 // (Sources/CSAMKernels/kernels.c), compiled for AVX-512, AVX2 and baseline x86-64 and picked by the loader, with
 // bit-identical results whichever runs. exp: Cephes' expf (range reduction by ln 2 in two parts, degree-6
-// polynomial), within 2 ulp on the range used. erf: Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), the formula
+// polynomial, its multiply-adds fused), within 2 ulp on the range used. erf: Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), the formula
 // PyTorch's own vectorised CPU erf uses (ref: pytorch aten/src/ATen/cpu/vec/vec256/vec256_float.h,
 // Vectorized<float>::erf).
 import CSAMKernels
@@ -30,6 +30,29 @@ public func softmaxRow(_ x: UnsafeMutablePointer<Float>, count n: Int, dividingB
 public func relPosSoftmaxRow(_ row: UnsafeMutablePointer<Float>, height h: Int, width w: Int,
                              relH: UnsafePointer<Float>, relW: UnsafePointer<Float>) {
     sam_relpos_softmax_row(row, h, w, relH, relW)
+}
+
+/// `relPosSoftmaxRow` without its last pass: the row is left holding exp(x − max), and 1/sum is returned for the
+/// caller to apply to the attention's output row (one multiply per output value instead of one per key).
+@inline(__always)
+public func relPosExpRow(_ row: UnsafeMutablePointer<Float>, height h: Int, width w: Int,
+                         relH: UnsafePointer<Float>, relW: UnsafePointer<Float>) -> Float {
+    sam_relpos_exp_row(row, h, w, relH, relW)
+}
+
+/// The relative-position bias and exp of attention scores stored keys-major (`st[key · queries + query]`, keys
+/// h·w): the vector lanes run along the queries, so a window 14 keys wide vectorises as well as a 64-wide grid.
+/// relHT: [h, queries], relWT: [w, queries] (the rel terms transposed); inv receives each query's 1/sum.
+@inline(__always)
+public func relPosExpColumns(_ st: UnsafeMutablePointer<Float>, height h: Int, width w: Int, queries: Int,
+                             relHT: UnsafePointer<Float>, relWT: UnsafePointer<Float>, inv: UnsafeMutablePointer<Float>) {
+    sam_relpos_exp_columns(st, h, w, queries, relHT, relWT, inv)
+}
+
+/// x[r·stride + j] *= factors[r] for r < rows, j < cols.
+@inline(__always)
+public func scaleRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, stride: Int, by factors: UnsafePointer<Float>) {
+    sam_scale_rows(x, rows, cols, stride, factors)
 }
 
 /// Softmax down each column of a rows×cols matrix (row stride `cols`), of the values divided by `divisor`, in place:

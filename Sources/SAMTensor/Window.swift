@@ -89,10 +89,14 @@ public func getRelPos(qSize: Int, kSize: Int, relPos: Tensor) -> Tensor {
 /// The (batch item, head) pairs are spread over the cores (`parallelItems`), each computed on one thread with its
 /// products single-threaded: a windowed block's 25 × heads small attentions kept one core idle when each product was
 /// split on its own, and the global blocks' products of depth 64 run better whole than in halves. Queries go in blocks
-/// of `queryBlock` rows, so only a block of the (H·W)² scores is live (and stays in cache); the bias add and the
-/// softmax are one fused pass per row.
+/// of `queryBlock` rows, so only a block of the (H·W)² scores is live; the bias add and the softmax's max are one
+/// pass per row, its exp and sum a second, and its 1/sum multiplies the query's hd outputs after the product with v
+/// rather than its H·W weights before it (the same value up to float rounding, a pass over the block saved). Grids
+/// of up to `keysMajorUpTo` tokens (the windows) keep their whole scores keys-major instead, so the vector lanes run
+/// along the queries (`relPosExpColumns`), and read q, k, v in place in the qkv rows.
 public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, width: Int, heads: Int,
-                                      relPosH: Tensor?, relPosW: Tensor?, queryBlock: Int = 512) -> Tensor {
+                                      relPosH: Tensor?, relPosW: Tensor?, queryBlock: Int = 512,
+                                      keysMajorUpTo: Int = 512) -> Tensor {
     let n = height * width
     let c3 = qkv.shape.last!, c = c3 / 3, hd = c / heads
     let scale = Float(1.0 / Double(hd).squareRoot())
@@ -100,19 +104,50 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
     let rw = relPosW.map { getRelPos(qSize: width, kSize: width, relPos: $0) }     // [W, W, hd]
     let block = min(n, queryBlock)
     let withRel = rh != nil && rw != nil
+    // small grids (the 14×14 windows): scores keys-major, vectorised along the queries (`relPosExpColumns`); a row of
+    // 14 keys per relative-position step would leave the rows' vector lanes mostly idle
+    let columns = withRel && n <= keysMajorUpTo
+    // the 2·size − 1 distinct rows of each gathered table (self-attention: Rh[y, ky] = Th[y − ky + H − 1])
+    let th = columns ? rh.map { relPosTableRows($0) } : nil, tw = columns ? rw.map { relPosTableRows($0) } : nil
     return Tensor(shape: [batch, n, c]) { out in
         qkv.data.withUnsafeBufferPointer { qp in
         (rh ?? Tensor(shape: [0])).data.withUnsafeBufferPointer { rhT in
         (rw ?? Tensor(shape: [0])).data.withUnsafeBufferPointer { rwT in
+        (th ?? []).withUnsafeBufferPointer { thT in
+        (tw ?? []).withUnsafeBufferPointer { twT in
             let o = out.baseAddress!, qkvBase = qp.baseAddress!
-            let rhp = rhT.baseAddress, rwp = rwT.baseAddress
+            let rhp = rhT.baseAddress, rwp = rwT.baseAddress, thp = thT.baseAddress, twp = twT.baseAddress
             parallelItems(batch * heads) { job in
                 let b = job / heads, hIdx = job % heads
                 let base = qkvBase + b * n * c3
                 let q = base + hIdx * hd, k = base + c + hIdx * hd, v = base + 2 * c + hIdx * hd
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: block * n + 3 * n * hd + n * (height + width))
+                if columns, let thp, let twp {
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n * n + 3 * n * (height + width) + n)
+                    defer { scratch.deallocate() }
+                    let S = scratch, RHT = S + n * n, RWT = RHT + n * height, PH = RWT + n * width
+                    let PW = PH + (2 * height - 1) * n, inv = PW + (2 * width - 1) * n
+                    // the whole n×n scores at once, keys-major, straight from the qkv rows (no copies; the scale as
+                    // the product's alpha): Sᵀ = scale · K qᵀ
+                    sgemm(transB: true, m: n, n: n, k: hd, alpha: scale, a: k, lda: c3, b: q, ldb: c3, c: S, ldc: n)
+                    // the relative terms transposed to match, from one product per axis with its 2·size − 1 table
+                    // rows: rel_h[t, ky] = q[t] · Th[y(t) − ky + H − 1], rel_w[t, kx] = q[t] · Tw[x(t) − kx + W − 1]
+                    sgemm(transB: true, m: 2 * height - 1, n: n, k: hd, a: thp, lda: hd, b: q, ldb: c3, c: PH, ldc: n)
+                    sgemm(transB: true, m: 2 * width - 1, n: n, k: hd, a: twp, lda: hd, b: q, ldb: c3, c: PW, ldc: n)
+                    for t in 0..<n {
+                        let y = t / width, x = t % width
+                        for ky in 0..<height { RHT[ky * n + t] = PH[(y - ky + height - 1) * n + t] }
+                        for kx in 0..<width { RWT[kx * n + t] = PW[(x - kx + width - 1) * n + t] }
+                    }
+                    relPosExpColumns(S, height: height, width: width, queries: n, relHT: RHT, relWT: RWT, inv: inv)
+                    let out = o + b * n * c + hIdx * hd
+                    sgemm(transA: true, m: n, n: hd, k: n, a: S, lda: n, b: v, ldb: c3, c: out, ldc: c)
+                    scaleRows(out, rows: n, cols: hd, stride: c, by: inv)
+                    return
+                }
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: block * n + 3 * n * hd + n * (height + width) + block)
                 defer { scratch.deallocate() }
                 let S = scratch, Q = scratch + block * n, K = Q + n * hd, V = K + n * hd, RH = V + n * hd, RW = RH + n * height
+                let inv = RW + n * width
                 // q * scale, as the reference scales before the product; k and v copied to contiguous n×hd matrices
                 // (OpenBLAS packs them faster than rows strided by 3·C)
                 for t in 0..<n {
@@ -139,15 +174,30 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                     for i in 0..<rows {
                         let row = S + i * n, t = r0 + i
                         if withRel {
-                            relPosSoftmaxRow(row, height: height, width: width, relH: RH + t * height, relW: RW + t * width)
+                            inv[i] = relPosExpRow(row, height: height, width: width, relH: RH + t * height, relW: RW + t * width)
                         } else {
                             softmaxRow(row, count: n)
                         }
                     }
-                    sgemm(m: rows, n: hd, k: n, a: S, lda: n, b: V, ldb: hd, c: o + (b * n + r0) * c + hIdx * hd, ldc: c)
+                    let out = o + (b * n + r0) * c + hIdx * hd
+                    sgemm(m: rows, n: hd, k: n, a: S, lda: n, b: V, ldb: hd, c: out, ldc: c)
+                    // softmax's 1/sum applied to the hd outputs of each query instead of its n weights
+                    if withRel { scaleRows(out, rows: rows, cols: hd, stride: c, by: inv) }
                     r0 += rows
                 }
             }
-        }}}
+        }}}}}
     }
+}
+
+/// The 2·size − 1 distinct rows of a self-attention table from `getRelPos` ([size, size, C], row [y, ky] =
+/// T[y − ky + size − 1]), as [2·size − 1, C] in T's order.
+func relPosTableRows(_ r: Tensor) -> [Float] {
+    let size = r.shape[0], ch = r.shape[2]
+    var t = [Float](repeating: 0, count: (2 * size - 1) * ch)
+    for i in 0..<(2 * size - 1) {
+        let (y, ky) = i >= size - 1 ? (i - (size - 1), 0) : (0, size - 1 - i)
+        for d in 0..<ch { t[i * ch + d] = r.data[(y * size + ky) * ch + d] }
+    }
+    return t
 }

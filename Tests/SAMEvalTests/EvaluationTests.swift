@@ -112,9 +112,12 @@ final class ModelSizeTests: XCTestCase {
         let f0 = GEMMCounter.flops
         _ = sam.imageEncoder(input, nil)
         let measured = GEMMCounter.flops - f0
-        XCTAssertEqual(measured, encoderFLOPs(c, asIssued: true))   // 7,319,040: every term of the formula, exactly
-        // Meta's count projects the windowed blocks' 144 − 100 padded tokens too: 2 blocks × 44 × 2·16·64 more
-        XCTAssertEqual(encoderFLOPs(c) - measured, 2 * 44 * 2 * 16 * 64)
+        XCTAssertEqual(measured, encoderFLOPs(c, asIssued: true))   // 7,431,936: every term of the formula, exactly
+        // Meta's count projects the windowed blocks' 144 − 100 padded tokens too: 2 blocks × 44 × 2·16·64 more; its
+        // rel-pos einsums take s rows per token where the keys-major path (every attention here, L ≤ 512) multiplies
+        // by the 2s − 1 table rows: 2 windowed blocks × 9 windows × 2·2·16·(7 − 4)·16 and the global block's
+        // 2·2·100·(19 − 10)·16 fewer
+        XCTAssertEqual(encoderFLOPs(c) - measured, 2 * 44 * 2 * 16 * 64 - 2 * 9 * 2 * 2 * 16 * 3 * 16 - 2 * 2 * 100 * 9 * 16)
         XCTAssertEqual(Double(encoderFLOPs(.demoTiny)) / 1e9, 70.5, accuracy: 1.5)   // sam bench's GEMM count: 70.5
     }
 }

@@ -150,6 +150,58 @@ final class KernelTests: XCTestCase {
         XCTAssertTrue([128, 256, 512].contains(elementwiseKernelWidth))
     }
 
+    /// The keys-major relative-position exp (the windows' layout) against the row kernel on the same scores: 37
+    /// queries (two 16-lane blocks and a 5-query tail) over a 5×7 key grid; each query's exp row times its 1/sum
+    /// equals the row softmax within float rounding.
+    func testKeysMajorRelPosExpMatchesRowSoftmax() {
+        var rng = SplitMix64(seed: 11)
+        let h = 5, w = 7, nk = h * w, nq = 37
+        let scores = (0..<(nq * nk)).map { _ in Float(Double(rng.next() % 20000) / 1000 - 10) }
+        let relH = (0..<(nq * h)).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) }
+        let relW = (0..<(nq * w)).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) }
+        var st = [Float](repeating: 0, count: nk * nq)
+        for q in 0..<nq { for j in 0..<nk { st[j * nq + q] = scores[q * nk + j] } }
+        var relHT = [Float](repeating: 0, count: h * nq), relWT = [Float](repeating: 0, count: w * nq)
+        for q in 0..<nq {
+            for ky in 0..<h { relHT[ky * nq + q] = relH[q * h + ky] }
+            for kx in 0..<w { relWT[kx * nq + q] = relW[q * w + kx] }
+        }
+        var inv = [Float](repeating: 0, count: nq)
+        relPosExpColumns(&st, height: h, width: w, queries: nq, relHT: relHT, relWT: relWT, inv: &inv)
+        for q in 0..<nq {
+            var row = Array(scores[(q * nk)..<((q + 1) * nk)])
+            var rowExp = row
+            relH.withUnsafeBufferPointer { rh in relW.withUnsafeBufferPointer { rw in
+                relPosSoftmaxRow(&row, height: h, width: w, relH: rh.baseAddress! + q * h, relW: rw.baseAddress! + q * w)
+                let rowInv = relPosExpRow(&rowExp, height: h, width: w, relH: rh.baseAddress! + q * h, relW: rw.baseAddress! + q * w)
+                XCTAssertEqual(rowInv, inv[q], accuracy: 2e-6 * inv[q], "1/sum of query \(q)")
+            }}
+            for j in 0..<nk {
+                XCTAssertEqual(st[j * nq + q], rowExp[j], accuracy: 1e-6 * rowExp[j], "exp of query \(q), key \(j)")
+                XCTAssertEqual(st[j * nq + q] * inv[q], row[j], accuracy: 2e-6 * row[j] + 1e-12, "softmax of query \(q), key \(j)")
+            }
+        }
+    }
+
+    /// The attention with decomposed relative position, its two layouts on the same qkv: the windows' keys-major path
+    /// (whole scores, q/k/v read in place, the scale as alpha, rel terms from the 2·size − 1 table rows) against the
+    /// query-blocked row path (copied and scaled q, per-row rel products); a 14×14 window and a 5×7 grid, 2 heads of
+    /// 16, two batch items, rel tables shorter than 2·size − 1 (interpolated) for the second.
+    func testAttentionKeysMajorEqualsRowPath() {
+        var rng = SplitMix64(seed: 5)
+        for (hh, ww, tableH, tableW) in [(14, 14, 27, 27), (5, 7, 5, 9)] {
+            let batch = 2, heads = 2, hd = 16, c = heads * hd, n = hh * ww
+            let qkv = Tensor(shape: [batch, n, 3 * c], data: (0..<(batch * n * 3 * c)).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) })
+            let rph = Tensor(shape: [tableH, hd], data: (0..<(tableH * hd)).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) })
+            let rpw = Tensor(shape: [tableW, hd], data: (0..<(tableW * hd)).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) })
+            let keysMajor = attentionDecomposedRelPos(qkv: qkv, batch: batch, height: hh, width: ww, heads: heads,
+                                                      relPosH: rph, relPosW: rpw)
+            let rows = attentionDecomposedRelPos(qkv: qkv, batch: batch, height: hh, width: ww, heads: heads,
+                                                 relPosH: rph, relPosW: rpw, queryBlock: 64, keysMajorUpTo: 0)
+            assertClose(keysMajor, rows, rtol: 1e-6, "attention \(hh)×\(ww)")
+        }
+    }
+
     func testConvTransposeMatchesDefinition() {
         // out[o, 2i+a, 2j+b] = bias[o] + Σ_c x[c, i, j] · W[c, o, a, b]
         let x = Tensor(shape: [1, 2, 1, 2], data: [1, 2, 3, 4])

@@ -1,7 +1,9 @@
 // Element-wise kernels of SAMTensor that need wide vectors: exp (softmax) and erf (GELU) over float32.
 // Each function is compiled three times (AVX-512, AVX2, baseline x86-64 / other CPUs) and the loader picks the
 // widest the CPU has (target_clones). Every version performs the same float operations in the same order on
-// 16-lane vectors, with no fused multiply-add, so the results are bit-identical whichever runs.
+// 16-lane vectors, and the multiply-adds of exp's range reduction and polynomial are fused in every version (one
+// rounding each: an FMA instruction where the CPU has one, libm's exact fmaf otherwise), so the results are
+// bit-identical whichever runs.
 #ifndef SAM_KERNELS_H
 #define SAM_KERNELS_H
 #include <stddef.h>
@@ -9,7 +11,8 @@
 /// Exact-formula GELU in place: x · ½ · (1 + erf(x/√2)), erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7).
 void sam_gelu(float *x, size_t n);
 
-/// Softmax of one row in place: max, exp(x − max), sum (16 partial sums, then in lane order), times 1/sum.
+/// Softmax of one row in place: max, exp(x − max), sum (two sets of 16 partial sums, added, then in lane order),
+/// times 1/sum.
 void sam_softmax_row(float *x, size_t n);
 
 /// `sam_softmax_row` of x / divisor (attention scores divided by √d, a division as in the reference).
@@ -18,6 +21,19 @@ void sam_softmax_row_div(float *x, size_t n, float divisor);
 /// The ViT's global attention row: row[ky·w + kx] = (row[ky·w + kx] + rel_h[ky]) + rel_w[kx] (decomposed relative
 /// position), then `sam_softmax_row` of the h·w values.
 void sam_relpos_softmax_row(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w);
+
+/// `sam_relpos_softmax_row` without the last pass: the row holds exp(x − max) and the return value is 1/sum, the
+/// factor that the attention applies to its output row instead (softmax(s)·V = (exp(s − max)·V) / sum).
+float sam_relpos_exp_row(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w);
+
+/// The windowed attention's scores stored keys-major, st[key·nq + query] (h·w keys, nq queries), so that the vector
+/// lanes run along the queries whatever the window's width: st = (st + rel_h_t[ky·nq + q]) + rel_w_t[kx·nq + q] for
+/// key (ky, kx), then exp(st − the query's max) down each column; inv[q] = 1/(the column's sum, in key order).
+void sam_relpos_exp_columns(float *st, size_t h, size_t w, size_t nq, const float *rel_h_t, const float *rel_w_t,
+                            float *inv);
+
+/// x[r·stride + j] *= factors[r] for r < rows, j < cols.
+void sam_scale_rows(float *x, size_t rows, size_t cols, size_t stride, const float *factors);
 
 /// Softmax down each column of a rows×cols matrix (row stride cols) of the values divided by divisor, in place.
 void sam_softmax_columns(float *x, size_t rows, size_t cols, float divisor);
