@@ -13,6 +13,12 @@ public var elementwiseKernelWidth: Int { Int(sam_kernels_width()) }
 @inline(__always)
 public func geluInPlace(_ p: UnsafeMutablePointer<Float>, count n: Int) { sam_gelu(p, n) }
 
+/// x[r·cols + j] = GELU(x[r·cols + j] + bias[j]) in place.
+@inline(__always)
+public func biasGELUInPlace(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>) {
+    sam_bias_gelu(p, rows, cols, bias)
+}
+
 /// Softmax of one row in place: max, exp(x − max), sum, times 1/sum.
 @inline(__always)
 public func softmaxRow(_ x: UnsafeMutablePointer<Float>, count n: Int) { sam_softmax_row(x, n) }

@@ -62,14 +62,44 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     outShape[outShape.count - 1] = outF
     return Tensor(shape: outShape) { out in
         if let bias {
+            // C starts as the bias in every row (the product adds onto it, beta = 1), rows spread over the cores
             bias.data.withUnsafeBufferPointer { bp in
-                for r in 0..<rows { (out.baseAddress! + r * outF).update(from: bp.baseAddress!, count: outF) }
+                let o = out.baseAddress!
+                parallelChunks(rows, minChunk: max(1, 16384 / outF)) { r in
+                    for i in r { (o + i * outF).update(from: bp.baseAddress!, count: outF) }
+                }
             }
         }
         x.data.withUnsafeBufferPointer { xp in
             weight.data.withUnsafeBufferPointer { wp in
                 sgemm(transB: true, m: rows, n: outF, k: inF, a: xp.baseAddress!, lda: inF,
                       b: wp.baseAddress!, ldb: inF, beta: bias == nil ? 0 : 1, c: out.baseAddress!, ldc: outF)
+            }
+        }
+    }
+}
+
+/// GELU(`x @ weightᵀ + bias`), an MLP's first layer and its activation: the product into a fresh C (beta = 0), then
+/// the bias and the GELU in one pass over it. The same values as `linear` then `gelu`: the product's float sum plus
+/// the bias is one rounding either way.
+public func linearGELU(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    let inF = weight.shape[1], outF = weight.shape[0]
+    precondition(x.shape.last == inF, "linearGELU: input \(x.shape) does not end in \(inF)")
+    let rows = x.count / inF
+    var outShape = x.shape
+    outShape[outShape.count - 1] = outF
+    let b = bias?.data ?? [Float](repeating: 0, count: outF)
+    return Tensor(shape: outShape) { out in
+        x.data.withUnsafeBufferPointer { xp in
+            weight.data.withUnsafeBufferPointer { wp in
+                sgemm(transB: true, m: rows, n: outF, k: inF, a: xp.baseAddress!, lda: inF,
+                      b: wp.baseAddress!, ldb: inF, c: out.baseAddress!, ldc: outF)
+            }
+        }
+        b.withUnsafeBufferPointer { bp in
+            let o = out.baseAddress!
+            parallelChunks(rows, minChunk: max(1, 16384 / outF)) { r in
+                biasGELUInPlace(o + r.lowerBound * outF, rows: r.count, cols: outF, bias: bp.baseAddress!)
             }
         }
     }

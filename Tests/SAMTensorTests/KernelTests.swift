@@ -202,6 +202,25 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// An MLP's lin1 + GELU in one pass (`linearGELU`, the inference path) against `linear` then `gelu`: the same
+    /// bits, over 3 rows of 37 outputs (two 16-lane blocks and a tail each).
+    func testLinearGELUEqualsLinearThenGELU() {
+        var rng = SplitMix64(seed: 3)
+        let x = Tensor(shape: [3, 20], data: (0..<60).map { _ in Float(Double(rng.next() % 2000) / 500 - 2) })
+        let w = Tensor(shape: [37, 20], data: (0..<740).map { _ in Float(Double(rng.next() % 2000) / 2000 - 0.5) })
+        let b = Tensor(shape: [37], data: (0..<37).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) })
+        var twoPasses = linear(x, weight: w, bias: b)
+        gelu(&twoPasses)
+        let fused = linearGELU(x, weight: w, bias: b)
+        XCTAssertEqual(fused.shape, [3, 37])
+        XCTAssertEqual(fused.data.map(\.bitPattern), twoPasses.data.map(\.bitPattern))
+        XCTAssertEqual(fused.data[0], geluScalar(twoPassesPreActivation(x, w, b)), accuracy: 5e-6)
+    }
+
+    private func twoPassesPreActivation(_ x: Tensor, _ w: Tensor, _ b: Tensor) -> Float {
+        (0..<20).reduce(b.data[0]) { $0 + x.data[$1] * w.data[$1] }
+    }
+
     func testConvTransposeMatchesDefinition() {
         // out[o, 2i+a, 2j+b] = bias[o] + Σ_c x[c, i, j] · W[c, o, a, b]
         let x = Tensor(shape: [1, 2, 1, 2], data: [1, 2, 3, 4])

@@ -11,6 +11,10 @@
 /// Exact-formula GELU in place: x · ½ · (1 + erf(x/√2)), erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7).
 void sam_gelu(float *x, size_t n);
 
+/// x[r·cols + j] = gelu(x[r·cols + j] + bias[j]) for rows × cols values: a linear layer's bias and the GELU after it
+/// in one pass.
+void sam_bias_gelu(float *x, size_t rows, size_t cols, const float *bias);
+
 /// Softmax of one row in place: max, exp(x − max), sum (two sets of 16 partial sums, added, then in lane order),
 /// times 1/sum.
 void sam_softmax_row(float *x, size_t n);
