@@ -111,8 +111,6 @@ CLONES void sam_gelu(float *x, size_t n) {
     for (; i < n; i++) x[i] = sgelu(x[i]);
 }
 
-/// exp(x − m) in place; returns the sum (two partial sums of 16 lanes, even and odd blocks of 16, so consecutive
-/// exps do not wait on one addition; then in lane order, then the tail).
 CLONES void sam_bias_gelu(float *x, size_t rows, size_t cols, const float *bias) {
     for (size_t r = 0; r < rows; r++) {
         float *p = x + r * cols;
@@ -122,6 +120,8 @@ CLONES void sam_bias_gelu(float *x, size_t rows, size_t cols, const float *bias)
     }
 }
 
+/// exp(x − m) in place; returns the sum (two partial sums of 16 lanes, even and odd blocks of 16, so consecutive
+/// exps do not wait on one addition; then in lane order, then the tail).
 static inline __attribute__((always_inline)) float exp_sum_after_max(float *x, size_t n, float m) {
     v16 mv = SPLAT(m), sv = SPLAT(0.0f), sw = SPLAT(0.0f);
     size_t i = 0;
