@@ -52,14 +52,19 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
     }
 }
 
+/// A linear layer's sizes: in and out features, rows of x, and the output shape ([..., out]).
+private func linearShapes(_ x: Tensor, _ weight: Tensor, _ caller: String) -> (Int, Int, Int, [Int]) {
+    let inF = weight.shape[1], outF = weight.shape[0]
+    precondition(x.shape.last == inF, "\(caller): input \(x.shape) does not end in \(inF)")
+    var outShape = x.shape
+    outShape[outShape.count - 1] = outF
+    return (inF, outF, x.count / inF, outShape)
+}
+
 /// `x @ weightᵀ + bias` over the last axis (PyTorch `nn.Linear`).
 /// - x: [..., in]; weight: [out, in]; bias: [out] or nil. Returns [..., out].
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-    let inF = weight.shape[1], outF = weight.shape[0]
-    precondition(x.shape.last == inF, "linear: input \(x.shape) does not end in \(inF)")
-    let rows = x.count / inF
-    var outShape = x.shape
-    outShape[outShape.count - 1] = outF
+    let (inF, outF, rows, outShape) = linearShapes(x, weight, "linear")
     return Tensor(shape: outShape) { out in
         if let bias {
             // C starts as the bias in every row (the product adds onto it, beta = 1), rows spread over the cores
@@ -83,11 +88,7 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
 /// the bias and the GELU in one pass over it. The same values as `linear` then `gelu`: the product's float sum plus
 /// the bias is one rounding either way.
 public func linearGELU(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-    let inF = weight.shape[1], outF = weight.shape[0]
-    precondition(x.shape.last == inF, "linearGELU: input \(x.shape) does not end in \(inF)")
-    let rows = x.count / inF
-    var outShape = x.shape
-    outShape[outShape.count - 1] = outF
+    let (inF, outF, rows, outShape) = linearShapes(x, weight, "linearGELU")
     let b = bias?.data ?? [Float](repeating: 0, count: outF)
     return Tensor(shape: outShape) { out in
         x.data.withUnsafeBufferPointer { xp in
