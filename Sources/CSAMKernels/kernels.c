@@ -186,10 +186,6 @@ static inline __attribute__((always_inline)) float relpos_add_max(float *row, si
     return m;
 }
 
-CLONES void sam_relpos_softmax_row(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w) {
-    softmax_after_max(row, h * w, relpos_add_max(row, h, w, rel_h, rel_w));
-}
-
 CLONES float sam_relpos_exp_row(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w) {
     float m = relpos_add_max(row, h, w, rel_h, rel_w);
     return 1.0f / exp_sum_after_max(row, h * w, m);

@@ -15,7 +15,7 @@ import SAMTensor
 /// Softmax, norms, GELU and additions are left out (they are O(N·C), under 1 % here).
 /// `asIssued`: the count this toolkit issues instead, whose windowed blocks project only the N real tokens (qkv of
 /// a zero-padded token is the bias, and proj's outputs at the padding are dropped), T = N for every block; and whose
-/// attentions over at most 512 tokens (the windows) take each relative-position term from one product with the
+/// attentions over at most `keysMajorMaxTokens` (512, the windows) take each relative-position term from one product with the
 /// table's 2s − 1 distinct rows, 2·2·L·(2s − 1)·C per window (`attentionDecomposedRelPos`, keys-major path).
 public func encoderFLOPs(_ c: SAMConfig, asIssued: Bool = false) -> Int {
     let g = c.gridSize, n = g * g, ch = c.encoderEmbedDim, m = c.encoderMLPDim, w = c.windowSize
@@ -29,7 +29,7 @@ public func encoderFLOPs(_ c: SAMConfig, asIssued: Bool = false) -> Int {
         f += 2 * t * ch * 3 * ch + 2 * t * ch * ch          // qkv, proj
         f += 2 * n * ch * 2 * m                            // MLP
         f += windows * (2 * 2 * l * l * ch)                // q·kᵀ, attn·v
-        let relRows = asIssued && l <= 512 ? 2 * s - 1 : s    // keys-major path: the table's 2s − 1 rows
+        let relRows = asIssued && l <= keysMajorMaxTokens ? 2 * s - 1 : s   // keys-major: the table's 2s − 1 rows
         f += windows * (2 * 2 * l * relRows * ch)          // rel pos (h and w)
     }
     f += 2 * n * ch * c.outChans + 2 * n * c.outChans * c.outChans * 9

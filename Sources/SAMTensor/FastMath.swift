@@ -30,16 +30,10 @@ public func softmaxRow(_ x: UnsafeMutablePointer<Float>, count n: Int, dividingB
     sam_softmax_row_div(x, n, divisor)
 }
 
-/// The global attention's row of scores plus decomposed relative position: row[ky·w + kx] += relH[ky], then
-/// += relW[kx] (in that order, as the reference's broadcast sum), then `softmaxRow`.
-@inline(__always)
-public func relPosSoftmaxRow(_ row: UnsafeMutablePointer<Float>, height h: Int, width w: Int,
-                             relH: UnsafePointer<Float>, relW: UnsafePointer<Float>) {
-    sam_relpos_softmax_row(row, h, w, relH, relW)
-}
-
-/// `relPosSoftmaxRow` without its last pass: the row is left holding exp(x − max), and 1/sum is returned for the
-/// caller to apply to the attention's output row (one multiply per output value instead of one per key).
+/// The global attention's row of scores plus decomposed relative position, softmax without its last pass:
+/// row[ky·w + kx] += relH[ky], then += relW[kx] (in that order, as the reference's broadcast sum), then exp(x − max)
+/// in place; returns 1/sum, which the caller applies to the attention's output row (one multiply per output value
+/// instead of one per key; `softmaxRow` of the summed row is each value times it).
 @inline(__always)
 public func relPosExpRow(_ row: UnsafeMutablePointer<Float>, height h: Int, width w: Int,
                          relH: UnsafePointer<Float>, relW: UnsafePointer<Float>) -> Float {

@@ -60,14 +60,8 @@ public func windowUnpartition(_ windows: Tensor, windowSize ws: Int, padded: (h:
 /// the table is linearly resized to 2·max(q, k) − 1 rows when its length differs, then gathered at
 /// q·max(k/q, 1) − k·max(q/k, 1) + (k − 1)·max(q/k, 1). Returns [qSize, kSize, C].
 public func getRelPos(qSize: Int, kSize: Int, relPos: Tensor) -> Tensor {
-    let maxRelDist = 2 * max(qSize, kSize) - 1
+    let table = relPosTable(relPos, length: 2 * max(qSize, kSize) - 1)
     let c = relPos.shape[1]
-    var table = relPos
-    if relPos.shape[0] != maxRelDist {
-        // F.interpolate(rel_pos.reshape(1, L, -1).permute(0, 2, 1), size=maxRelDist, mode="linear")
-        let t = permute(relPos.reshaped([1, relPos.shape[0], c]), [0, 2, 1])
-        table = permute(interpolateLinear(t, length: maxRelDist).reshaped([c, maxRelDist]), [1, 0])
-    }
     let qScale = max(Double(kSize) / Double(qSize), 1.0), kScale = max(Double(qSize) / Double(kSize), 1.0)
     return Tensor(shape: [qSize, kSize, c]) { o in
         for i in 0..<qSize {
@@ -80,6 +74,21 @@ public func getRelPos(qSize: Int, kSize: Int, relPos: Tensor) -> Tensor {
         }
     }
 }
+
+/// A relative-position table [L, C] linearly resized to `length` rows (unchanged when it has them), as `get_rel_pos`
+/// does first. For self-attention over `size` positions (length 2·size − 1) row y − ky + size − 1 is the one
+/// `getRelPos` gathers at [y, ky].
+public func relPosTable(_ relPos: Tensor, length: Int) -> Tensor {
+    guard relPos.shape[0] != length else { return relPos }
+    let c = relPos.shape[1]
+    // F.interpolate(rel_pos.reshape(1, L, -1).permute(0, 2, 1), size=length, mode="linear")
+    let t = permute(relPos.reshaped([1, relPos.shape[0], c]), [0, 2, 1])
+    return permute(interpolateLinear(t, length: length).reshaped([c, length]), [1, 0])
+}
+
+/// Attentions over at most this many tokens (the ViT's windows) keep their scores keys-major in
+/// `attentionDecomposedRelPos` (its `keysMajorUpTo` default; `encoderFLOPs(_:asIssued:)` counts with it too).
+public let keysMajorMaxTokens = 512
 
 /// Multi-head self-attention with decomposed relative position over an H×W token grid, for every batch item
 /// (Meta's `Attention.forward` after the qkv projection, without the output projection).
@@ -96,32 +105,30 @@ public func getRelPos(qSize: Int, kSize: Int, relPos: Tensor) -> Tensor {
 /// along the queries (`relPosExpColumns`), and read q, k, v in place in the qkv rows.
 public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, width: Int, heads: Int,
                                       relPosH: Tensor?, relPosW: Tensor?, queryBlock: Int = 512,
-                                      keysMajorUpTo: Int = 512) -> Tensor {
+                                      keysMajorUpTo: Int = keysMajorMaxTokens) -> Tensor {
     let n = height * width
     let c3 = qkv.shape.last!, c = c3 / 3, hd = c / heads
     let scale = Float(1.0 / Double(hd).squareRoot())
-    let rh = relPosH.map { getRelPos(qSize: height, kSize: height, relPos: $0) }   // [H, H, hd]
-    let rw = relPosW.map { getRelPos(qSize: width, kSize: width, relPos: $0) }     // [W, W, hd]
     let block = min(n, queryBlock)
-    let withRel = rh != nil && rw != nil
+    let withRel = relPosH != nil && relPosW != nil
     // small grids (the 14×14 windows): scores keys-major, vectorised along the queries (`relPosExpColumns`); a row of
     // 14 keys per relative-position step would leave the rows' vector lanes mostly idle
     let columns = withRel && n <= keysMajorUpTo
-    // the 2·size − 1 distinct rows of each gathered table (self-attention: Rh[y, ky] = Th[y − ky + H − 1])
-    let th = columns ? rh.map { relPosTableRows($0) } : nil, tw = columns ? rw.map { relPosTableRows($0) } : nil
+    // keys-major: the 2·size − 1 table rows themselves (Rh[y, ky] = Th[y − ky + H − 1]); rows: the gathered
+    // [H, H, hd] and [W, W, hd] that the per-row products take
+    let rh = relPosH.map { columns ? relPosTable($0, length: 2 * height - 1) : getRelPos(qSize: height, kSize: height, relPos: $0) }
+    let rw = relPosW.map { columns ? relPosTable($0, length: 2 * width - 1) : getRelPos(qSize: width, kSize: width, relPos: $0) }
     return Tensor(shape: [batch, n, c]) { out in
         qkv.data.withUnsafeBufferPointer { qp in
         (rh ?? Tensor(shape: [0])).data.withUnsafeBufferPointer { rhT in
         (rw ?? Tensor(shape: [0])).data.withUnsafeBufferPointer { rwT in
-        (th ?? []).withUnsafeBufferPointer { thT in
-        (tw ?? []).withUnsafeBufferPointer { twT in
             let o = out.baseAddress!, qkvBase = qp.baseAddress!
-            let rhp = rhT.baseAddress, rwp = rwT.baseAddress, thp = thT.baseAddress, twp = twT.baseAddress
+            let rhp = rhT.baseAddress, rwp = rwT.baseAddress
             parallelItems(batch * heads) { job in
                 let b = job / heads, hIdx = job % heads
                 let base = qkvBase + b * n * c3
                 let q = base + hIdx * hd, k = base + c + hIdx * hd, v = base + 2 * c + hIdx * hd
-                if columns, let thp, let twp {
+                if columns, let rhp, let rwp {
                     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n * n + 3 * n * (height + width) + n)
                     defer { scratch.deallocate() }
                     let S = scratch, RHT = S + n * n, RWT = RHT + n * height, PH = RWT + n * width
@@ -131,8 +138,8 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                     sgemm(transB: true, m: n, n: n, k: hd, alpha: scale, a: k, lda: c3, b: q, ldb: c3, c: S, ldc: n)
                     // the relative terms transposed to match, from one product per axis with its 2·size − 1 table
                     // rows: rel_h[t, ky] = q[t] · Th[y(t) − ky + H − 1], rel_w[t, kx] = q[t] · Tw[x(t) − kx + W − 1]
-                    sgemm(transB: true, m: 2 * height - 1, n: n, k: hd, a: thp, lda: hd, b: q, ldb: c3, c: PH, ldc: n)
-                    sgemm(transB: true, m: 2 * width - 1, n: n, k: hd, a: twp, lda: hd, b: q, ldb: c3, c: PW, ldc: n)
+                    sgemm(transB: true, m: 2 * height - 1, n: n, k: hd, a: rhp, lda: hd, b: q, ldb: c3, c: PH, ldc: n)
+                    sgemm(transB: true, m: 2 * width - 1, n: n, k: hd, a: rwp, lda: hd, b: q, ldb: c3, c: PW, ldc: n)
                     for t in 0..<n {
                         let y = t / width, x = t % width
                         for ky in 0..<height { RHT[ky * n + t] = PH[(y - ky + height - 1) * n + t] }
@@ -186,18 +193,6 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                     r0 += rows
                 }
             }
-        }}}}}
+        }}}
     }
-}
-
-/// The 2·size − 1 distinct rows of a self-attention table from `getRelPos` ([size, size, C], row [y, ky] =
-/// T[y − ky + size − 1]), as [2·size − 1, C] in T's order.
-func relPosTableRows(_ r: Tensor) -> [Float] {
-    let size = r.shape[0], ch = r.shape[2]
-    var t = [Float](repeating: 0, count: (2 * size - 1) * ch)
-    for i in 0..<(2 * size - 1) {
-        let (y, ky) = i >= size - 1 ? (i - (size - 1), 0) : (0, size - 1 - i)
-        for d in 0..<ch { t[i * ch + d] = r.data[(y * size + ky) * ch + d] }
-    }
-    return t
 }

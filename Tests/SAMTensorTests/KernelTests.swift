@@ -139,14 +139,14 @@ final class KernelTests: XCTestCase {
             col.withUnsafeMutableBufferPointer { softmaxRow($0.baseAddress!, count: rows, dividingBy: 4) }
             for i in 0..<rows { XCTAssertEqual(cm[i * cols + j], col[i], accuracy: 2e-7, "column \(j) row \(i)") }
         }
-        // relative position fused into the row: the same as adding, then softmaxRow
+        // relative position fused into the row, its exps times the returned 1/sum: the same as adding, then softmaxRow
         let h = 5, w = 19
         let relH = (0..<h).map { Float($0) * 0.3 - 0.7 }, relW = (0..<w).map { Float($0) * -0.11 + 0.5 }
         var fused = Array(row[0..<(h * w)]), plain = fused
         for ky in 0..<h { for kx in 0..<w { plain[ky * w + kx] = (plain[ky * w + kx] + relH[ky]) + relW[kx] } }
         plain.withUnsafeMutableBufferPointer { softmaxRow($0.baseAddress!, count: h * w) }
-        fused.withUnsafeMutableBufferPointer { relPosSoftmaxRow($0.baseAddress!, height: h, width: w, relH: relH, relW: relW) }
-        XCTAssertEqual(fused, plain)
+        let inv = fused.withUnsafeMutableBufferPointer { relPosExpRow($0.baseAddress!, height: h, width: w, relH: relH, relW: relW) }
+        XCTAssertEqual(fused.map { $0 * inv }, plain)
         XCTAssertTrue([128, 256, 512].contains(elementwiseKernelWidth))
     }
 
@@ -169,10 +169,11 @@ final class KernelTests: XCTestCase {
         var inv = [Float](repeating: 0, count: nq)
         relPosExpColumns(&st, height: h, width: w, queries: nq, relHT: relHT, relWT: relWT, inv: &inv)
         for q in 0..<nq {
-            var row = Array(scores[(q * nk)..<((q + 1) * nk)])
-            var rowExp = row
+            var rowExp = Array(scores[(q * nk)..<((q + 1) * nk)])
+            // the row softmax of the scores plus the relative terms, added in the reference's order
+            var row = (0..<nk).map { j in (rowExp[j] + relH[q * h + j / w]) + relW[q * w + j % w] }
+            row.withUnsafeMutableBufferPointer { softmaxRow($0.baseAddress!, count: nk) }
             relH.withUnsafeBufferPointer { rh in relW.withUnsafeBufferPointer { rw in
-                relPosSoftmaxRow(&row, height: h, width: w, relH: rh.baseAddress! + q * h, relW: rw.baseAddress! + q * w)
                 let rowInv = relPosExpRow(&rowExp, height: h, width: w, relH: rh.baseAddress! + q * h, relW: rw.baseAddress! + q * w)
                 XCTAssertEqual(rowInv, inv[q], accuracy: 2e-6 * inv[q], "1/sum of query \(q)")
             }}

@@ -23,11 +23,8 @@ void sam_softmax_row(float *x, size_t n);
 void sam_softmax_row_div(float *x, size_t n, float divisor);
 
 /// The ViT's global attention row: row[ky·w + kx] = (row[ky·w + kx] + rel_h[ky]) + rel_w[kx] (decomposed relative
-/// position), then `sam_softmax_row` of the h·w values.
-void sam_relpos_softmax_row(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w);
-
-/// `sam_relpos_softmax_row` without the last pass: the row holds exp(x − max) and the return value is 1/sum, the
-/// factor that the attention applies to its output row instead (softmax(s)·V = (exp(s − max)·V) / sum).
+/// position), then exp(x − max) in place, the steps of `sam_softmax_row` but its last pass; returns 1/sum, the factor
+/// that the attention applies to its output row instead (softmax(s)·V = (exp(s − max)·V) / sum).
 float sam_relpos_exp_row(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w);
 
 /// The windowed attention's scores stored keys-major, st[key·nq + query] (h·w keys, nq queries), so that the vector
