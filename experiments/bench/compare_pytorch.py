@@ -45,8 +45,12 @@ print(json.dumps({"encoder_seconds": statistics.median(enc), "decoder_seconds": 
 '''
 
 
+# glibc malloc as PyTorch is at its best (its page faults cost a third of the encoder's time otherwise)
+TORCH_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "68719476736", "MALLOC_TOP_PAD_": "1073741824"}
+
+
 def torch_run(args):
-    env = dict(os.environ, MALLOC_MMAP_MAX_="0", MALLOC_TRIM_THRESHOLD_="68719476736", MALLOC_TOP_PAD_="1073741824")
+    env = dict(os.environ, **TORCH_ENV)
     out = subprocess.run([sys.executable, "-c", TORCH_BENCH, ROOT, args.model_type or "", str(args.runs), str(args.batch),
                           args.checkpoint or ""], env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
