@@ -1,8 +1,9 @@
-// The convolutions SAM uses, as im2col + cblas_sgemm, on N×C×H×W tensors.
+// The convolutions SAM uses, as im2col + cblas_sgemm: on N×C×H×W tensors, and channels-last for the image encoder.
 
 /// 2-D convolution (PyTorch `nn.Conv2d`, groups 1, dilation 1) on N×C×H×W input.
 /// - weight: [OC, IC, KH, KW]; bias: [OC] or nil. Returns N×OC×OH×OW with OH = (H + 2·pad − KH) / stride + 1.
-/// Covers the 16×16 stride-16 patch embedding, 1×1, 3×3 pad 1 and 2×2 stride 2 convolutions.
+/// Any kernel, stride and padding; the prompt encoder's mask downscaling (2×2 stride 2, 1×1) runs here, while the
+/// image encoder's patch embedding and neck use the channels-last forms below (`patchConv2dNHWC`, `conv2dNHWC`).
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) -> Tensor {
     precondition(x.rank == 4 && weight.rank == 4, "conv2d expects N×C×H×W input and OC×IC×KH×KW weight")
     let n = x.shape[0], ic = x.shape[1], h = x.shape[2], w = x.shape[3]
@@ -95,4 +96,71 @@ public func convTranspose2x2(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tens
             }
         }
     }
+}
+
+/// A kernel = stride = `p` convolution without padding (the patch embedding's) with channels-last output:
+/// N×C×H×W → N×(H/p)×(W/p)×OC. Each patch's C·p·p inputs are gathered into one row in the weight's (c, ky, kx) order,
+/// runs of p contiguous pixels, and the rows go through one product with the weight (`linear`, bias prefilled): the
+/// sums of `conv2d` without its strided gather and without the transposition to the tokens' layout after it.
+public func patchConv2dNHWC(_ x: Tensor, weight: Tensor, bias: Tensor?, patch p: Int) -> Tensor {
+    precondition(x.rank == 4 && weight.rank == 4 && weight.shape[1] == x.shape[1] && weight.shape[2] == p
+                 && weight.shape[3] == p, "patchConv2dNHWC: weight \(weight.shape) for input \(x.shape), patch \(p)")
+    let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+    let oh = h / p, ow = w / p, oc = weight.shape[0], kdim = c * p * p
+    let rows = Tensor(shape: [n, oh, ow, kdim]) { col in
+        x.data.withUnsafeBufferPointer { xp in
+            let src = xp.baseAddress!, dst = col.baseAddress!
+            parallelChunks(n * oh, minChunk: 1) { r in
+                for line in r {
+                    let b = line / oh, oy = line % oh
+                    for ox in 0..<ow {
+                        let d = dst + (line * ow + ox) * kdim
+                        for ch in 0..<c {
+                            for ky in 0..<p {
+                                (d + (ch * p + ky) * p).update(from: src + ((b * c + ch) * h + oy * p + ky) * w + ox * p, count: p)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return linear(rows, weight: weight.reshaped([oc, kdim]), bias: bias)
+}
+
+/// A stride-1 convolution with zero padding on channels-last input: N×H×W×IC → N×OH×OW×OC (the neck's 3×3). Each
+/// output pixel's KH·KW·IC inputs are gathered into one row in (ky, kx, c) order, runs of IC contiguous channels
+/// (zeros outside the image), and the rows go through one product with the weight reordered to [OC, KH, KW, IC].
+public func conv2dNHWC(_ x: Tensor, weight: Tensor, bias: Tensor?, padding: Int) -> Tensor {
+    precondition(x.rank == 4 && weight.rank == 4 && weight.shape[1] == x.shape[3],
+                 "conv2dNHWC: weight \(weight.shape) for channels-last input \(x.shape)")
+    let n = x.shape[0], h = x.shape[1], w = x.shape[2], ic = x.shape[3]
+    let oc = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
+    let oh = h + 2 * padding - kh + 1, ow = w + 2 * padding - kw + 1, kdim = kh * kw * ic
+    let rows = Tensor(shape: [n, oh, ow, kdim]) { col in
+        x.data.withUnsafeBufferPointer { xp in
+            let src = xp.baseAddress!, dst = col.baseAddress!
+            parallelChunks(n * oh, minChunk: 1) { r in
+                for line in r {
+                    let b = line / oh, oy = line % oh
+                    var d = dst + line * ow * kdim
+                    for ox in 0..<ow {
+                        for ky in 0..<kh {
+                            let iy = oy - padding + ky
+                            for kx in 0..<kw {
+                                let ix = ox - padding + kx
+                                if iy >= 0 && iy < h && ix >= 0 && ix < w {
+                                    d.update(from: src + ((b * h + iy) * w + ix) * ic, count: ic)
+                                } else {
+                                    d.update(repeating: 0, count: ic)
+                                }
+                                d += ic
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return linear(rows, weight: permute(weight, [0, 2, 3, 1]).reshaped([oc, kdim]), bias: bias)
 }

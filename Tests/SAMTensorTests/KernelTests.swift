@@ -222,6 +222,55 @@ final class KernelTests: XCTestCase {
         (0..<20).reduce(b.data[0]) { $0 + x.data[$1] * w.data[$1] }
     }
 
+    /// The patch embedding's convolution straight into channels-last output (`patchConv2dNHWC`) against the
+    /// definition in double precision, on 2 images of 35×48 with 16×16 patches (the last 3 rows and 0 columns of
+    /// pixels fall outside every patch, as in PyTorch's floor division).
+    func testPatchConvNHWCMatchesDefinition() {
+        var rng = SplitMix64(seed: 21)
+        func values(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Double(rng.next() % 20000) / 10000 - 1) } }
+        let p = 16, oc = 20
+        let x = Tensor(shape: [2, 3, 35, 48], data: values(2 * 3 * 35 * 48))
+        let w = Tensor(shape: [oc, 3, p, p], data: values(oc * 3 * p * p))
+        let b = Tensor(shape: [oc], data: values(oc))
+        let y = patchConv2dNHWC(x, weight: w, bias: b, patch: p)
+        XCTAssertEqual(y.shape, [2, 2, 3, oc])
+        var ref = [Float]()
+        for n in 0..<2 { for oy in 0..<2 { for ox in 0..<3 { for o in 0..<oc {
+            var acc = Double(b.data[o])
+            for c in 0..<3 { for ky in 0..<p { for kx in 0..<p {
+                acc += Double(x.data[((n * 3 + c) * 35 + oy * p + ky) * 48 + ox * p + kx]) * Double(w.data[((o * 3 + c) * p + ky) * p + kx])
+            }}}
+            ref.append(Float(acc))
+        }}}}
+        assertClose(y, Tensor(shape: [2, 2, 3, oc], data: ref), rtol: 1e-6, "patch convolution")
+    }
+
+    /// A stride-1 convolution on channels-last input (`conv2dNHWC`, the neck's 3×3 with padding 1 and a 1×1) against
+    /// the definition in double precision, zero padding at every border of a 9×11 grid.
+    func testConv2dNHWCMatchesDefinition() {
+        var rng = SplitMix64(seed: 23)
+        func values(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Double(rng.next() % 20000) / 10000 - 1) } }
+        let h = 9, wd = 11, ic = 24, oc = 10
+        let x = Tensor(shape: [2, h, wd, ic], data: values(2 * h * wd * ic))
+        for (k, pad) in [(3, 1), (1, 0)] {
+            let w = Tensor(shape: [oc, ic, k, k], data: values(oc * ic * k * k))
+            let b: Tensor? = k == 3 ? nil : Tensor(shape: [oc], data: values(oc))
+            let y = conv2dNHWC(x, weight: w, bias: b, padding: pad)
+            XCTAssertEqual(y.shape, [2, h, wd, oc])
+            var ref = [Float]()
+            for n in 0..<2 { for oy in 0..<h { for ox in 0..<wd { for o in 0..<oc {
+                var acc = Double(b?.data[o] ?? 0)
+                for c in 0..<ic { for ky in 0..<k { for kx in 0..<k {
+                    let iy = oy - pad + ky, ix = ox - pad + kx
+                    guard iy >= 0 && iy < h && ix >= 0 && ix < wd else { continue }
+                    acc += Double(x.data[((n * h + iy) * wd + ix) * ic + c]) * Double(w.data[((o * ic + c) * k + ky) * k + kx])
+                }}}
+                ref.append(Float(acc))
+            }}}}
+            assertClose(y, Tensor(shape: [2, h, wd, oc], data: ref), rtol: 1e-6, "\(k)×\(k) convolution, padding \(pad)")
+        }
+    }
+
     func testConvTransposeMatchesDefinition() {
         // out[o, 2i+a, 2j+b] = bias[o] + Σ_c x[c, i, j] · W[c, o, a, b]
         let x = Tensor(shape: [1, 2, 1, 2], data: [1, 2, 3, 4])

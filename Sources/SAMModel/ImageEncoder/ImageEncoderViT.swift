@@ -32,13 +32,27 @@ public final class ImageEncoderViT {
         var h = Profiler.measure("encoder: patch embedding") { patchEmbed(x, rec) }
         let per = posEmbed.count
         h.data.withUnsafeMutableBufferPointer { p in
-            for b in 0..<h.shape[0] { for i in 0..<per { p[b * per + i] += posEmbed.data[i] } }
+            posEmbed.data.withUnsafeBufferPointer { pe in
+                for b in 0..<h.shape[0] { for i in 0..<per { p[b * per + i] += pe[i] } }
+            }
         }
         for blk in blocks { h = blk(h, rec) }
-        let y = Profiler.measure("encoder: neck") {
-            var y = permute(h, [0, 3, 1, 2])
-            y = neck0(y, rec); y = neck1(y, rec); y = neck2(y, rec); y = neck3(y, rec)
-            return y
+        let y = Profiler.measure("encoder: neck") { () -> Tensor in
+            // in the tokens' channels-last layout: the 1×1 convolution is a linear map over channels, LayerNorm2d a
+            // norm over each pixel's channels (a row), the 3×3 convolution gathers runs of channels
+            // (`conv2dNHWC`); one transposition to B×C×H×W at the end. The recorder gets each module's output as
+            // the reference has it, channels first.
+            let co = neck0.weight.shape[0]
+            var y = linear(h, weight: neck0.weight.reshaped([co, neck0.weight.shape[1]]), bias: neck0.bias)
+            rec.record(neck0.name, permute(y, [0, 3, 1, 2]))
+            y = layerNorm(y, weight: neck1.weight, bias: neck1.bias, eps: neck1.eps)
+            rec.record(neck1.name, permute(y, [0, 3, 1, 2]))
+            y = conv2dNHWC(y, weight: neck2.weight, bias: neck2.bias, padding: neck2.padding)
+            rec.record(neck2.name, permute(y, [0, 3, 1, 2]))
+            y = layerNorm(y, weight: neck3.weight, bias: neck3.bias, eps: neck3.eps)
+            let out = permute(y, [0, 3, 1, 2])
+            rec.record(neck3.name, out)
+            return out
         }
         rec.record("\(name).neck", y)
         rec.record(name, y)

@@ -12,9 +12,11 @@ public final class PatchEmbed {
         proj = Conv2d(w, "\(name).proj", 3, embedDim, kernel: patchSize, stride: patchSize)
     }
 
-    /// x: B×3×S×S → B×(S/p)×(S/p)×C.
+    /// x: B×3×S×S → B×(S/p)×(S/p)×C, straight into the tokens' channels-last layout (`patchConv2dNHWC`); the
+    /// recorder gets `proj`'s output as the reference has it, B×C×(S/p)×(S/p).
     public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
-        let y = permute(proj(x, rec), [0, 2, 3, 1])
+        let y = patchConv2dNHWC(x, weight: proj.weight, bias: proj.bias, patch: proj.stride)
+        rec.record(proj.name, permute(y, [0, 3, 1, 2]))
         rec.record(name, y)
         return y
     }
