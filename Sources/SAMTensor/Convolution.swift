@@ -98,6 +98,22 @@ public func convTranspose2x2(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tens
     }
 }
 
+/// An im2col matrix with one row per output pixel, [N, OH, OW, kdim]: `fill(src, b, oy, ox, row)` writes pixel
+/// (b, oy, ox)'s kdim inputs from x's storage `src` into `row`; the output lines are spread over the cores.
+private func pixelRows(_ x: Tensor, n: Int, oh: Int, ow: Int, kdim: Int,
+                       _ fill: (UnsafePointer<Float>, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) -> Tensor {
+    Tensor(shape: [n, oh, ow, kdim]) { col in
+        x.data.withUnsafeBufferPointer { xp in
+            let src = xp.baseAddress!, dst = col.baseAddress!
+            parallelChunks(n * oh, minChunk: 1) { r in
+                for line in r {
+                    for ox in 0..<ow { fill(src, line / oh, line % oh, ox, dst + (line * ow + ox) * kdim) }
+                }
+            }
+        }
+    }
+}
+
 /// A kernel = stride = `p` convolution without padding (the patch embedding's) with channels-last output:
 /// N×C×H×W → N×(H/p)×(W/p)×OC. Each patch's C·p·p inputs are gathered into one row in the weight's (c, ky, kx) order,
 /// runs of p contiguous pixels, and the rows go through one product with the weight (`linear`, bias prefilled): the
@@ -105,23 +121,11 @@ public func convTranspose2x2(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tens
 public func patchConv2dNHWC(_ x: Tensor, weight: Tensor, bias: Tensor?, patch p: Int) -> Tensor {
     precondition(x.rank == 4 && weight.rank == 4 && weight.shape[1] == x.shape[1] && weight.shape[2] == p
                  && weight.shape[3] == p, "patchConv2dNHWC: weight \(weight.shape) for input \(x.shape), patch \(p)")
-    let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
-    let oh = h / p, ow = w / p, oc = weight.shape[0], kdim = c * p * p
-    let rows = Tensor(shape: [n, oh, ow, kdim]) { col in
-        x.data.withUnsafeBufferPointer { xp in
-            let src = xp.baseAddress!, dst = col.baseAddress!
-            parallelChunks(n * oh, minChunk: 1) { r in
-                for line in r {
-                    let b = line / oh, oy = line % oh
-                    for ox in 0..<ow {
-                        let d = dst + (line * ow + ox) * kdim
-                        for ch in 0..<c {
-                            for ky in 0..<p {
-                                (d + (ch * p + ky) * p).update(from: src + ((b * c + ch) * h + oy * p + ky) * w + ox * p, count: p)
-                            }
-                        }
-                    }
-                }
+    let c = x.shape[1], h = x.shape[2], w = x.shape[3], oc = weight.shape[0], kdim = c * p * p
+    let rows = pixelRows(x, n: x.shape[0], oh: h / p, ow: w / p, kdim: kdim) { src, b, oy, ox, row in
+        for ch in 0..<c {
+            for ky in 0..<p {
+                (row + (ch * p + ky) * p).update(from: src + ((b * c + ch) * h + oy * p + ky) * w + ox * p, count: p)
             }
         }
     }
@@ -134,31 +138,21 @@ public func patchConv2dNHWC(_ x: Tensor, weight: Tensor, bias: Tensor?, patch p:
 public func conv2dNHWC(_ x: Tensor, weight: Tensor, bias: Tensor?, padding: Int) -> Tensor {
     precondition(x.rank == 4 && weight.rank == 4 && weight.shape[1] == x.shape[3],
                  "conv2dNHWC: weight \(weight.shape) for channels-last input \(x.shape)")
-    let n = x.shape[0], h = x.shape[1], w = x.shape[2], ic = x.shape[3]
-    let oc = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
-    let oh = h + 2 * padding - kh + 1, ow = w + 2 * padding - kw + 1, kdim = kh * kw * ic
-    let rows = Tensor(shape: [n, oh, ow, kdim]) { col in
-        x.data.withUnsafeBufferPointer { xp in
-            let src = xp.baseAddress!, dst = col.baseAddress!
-            parallelChunks(n * oh, minChunk: 1) { r in
-                for line in r {
-                    let b = line / oh, oy = line % oh
-                    var d = dst + line * ow * kdim
-                    for ox in 0..<ow {
-                        for ky in 0..<kh {
-                            let iy = oy - padding + ky
-                            for kx in 0..<kw {
-                                let ix = ox - padding + kx
-                                if iy >= 0 && iy < h && ix >= 0 && ix < w {
-                                    d.update(from: src + ((b * h + iy) * w + ix) * ic, count: ic)
-                                } else {
-                                    d.update(repeating: 0, count: ic)
-                                }
-                                d += ic
-                            }
-                        }
-                    }
+    let h = x.shape[1], w = x.shape[2], ic = x.shape[3]
+    let oc = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3], kdim = kh * kw * ic
+    let rows = pixelRows(x, n: x.shape[0], oh: h + 2 * padding - kh + 1, ow: w + 2 * padding - kw + 1,
+                         kdim: kdim) { src, b, oy, ox, row in
+        var d = row
+        for ky in 0..<kh {
+            let iy = oy - padding + ky
+            for kx in 0..<kw {
+                let ix = ox - padding + kx
+                if iy >= 0 && iy < h && ix >= 0 && ix < w {
+                    d.update(from: src + ((b * h + iy) * w + ix) * ic, count: ic)
+                } else {
+                    d.update(repeating: 0, count: ic)
                 }
+                d += ic
             }
         }
     }

@@ -63,14 +63,20 @@ def swift_run(args, batch):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def common_parser(doc):
+    """The options both comparison scripts take: what to run, how many runs and rounds, which `sam`."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-type", default="vit_b")
     ap.add_argument("--checkpoint")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--sam", default=os.path.join(ROOT, ".build", "release", "sam"))
+    return ap
+
+
+def main():
+    ap = common_parser(__doc__)
+    ap.add_argument("--batch", type=int, default=64)
     args = ap.parse_args()
     t_enc, t_dec, t_bat, t_rss, s_enc, s_dec, s_bat, s_rss = ([] for _ in range(8))
     for r in range(args.rounds):

@@ -12,12 +12,12 @@ rounds of each side's per-run seconds (mean over the timed runs) and the ratio. 
 zero padding (4900 tokens at 1024²) where `sam` projects the 4096 real ones, so its windowed blocks' qkv + proj do
 about a fifth more arithmetic. The hooks cost PyTorch a few milliseconds per encoder pass.
 """
-import argparse, json, os, statistics, subprocess, sys
+import json, os, statistics, subprocess, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from compare_pytorch import TORCH_ENV  # noqa: E402
+from compare_pytorch import TORCH_ENV, common_parser  # noqa: E402
 
 STAGES = ["patch embedding", "layer norms", "qkv + proj", "window partition", "windowed attention", "global attention",
           "MLP", "neck"]
@@ -79,12 +79,7 @@ def swift_stages(args):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model-type", default="vit_b")
-    ap.add_argument("--checkpoint")
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--sam", default=os.path.join(ROOT, ".build", "release", "sam"))
+    ap = common_parser(__doc__)
     ap.add_argument("--markdown", help="also write the table to this file")
     args = ap.parse_args()
     if not os.path.exists(args.sam):
