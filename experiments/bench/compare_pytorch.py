@@ -49,11 +49,16 @@ print(json.dumps({"encoder_seconds": statistics.median(enc), "decoder_seconds": 
 TORCH_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "68719476736", "MALLOC_TOP_PAD_": "1073741824"}
 
 
-def torch_run(args):
-    env = dict(os.environ, **TORCH_ENV)
-    out = subprocess.run([sys.executable, "-c", TORCH_BENCH, ROOT, args.model_type or "", str(args.runs), str(args.batch),
-                          args.checkpoint or ""], env=env, check=True, capture_output=True, text=True).stdout
+def torch_json(script, *argv):
+    """Runs a PyTorch benchmark `script` in a fresh interpreter (malloc tuned) with the repository root and `argv` as
+    its arguments; returns the JSON object its last line prints."""
+    out = subprocess.run([sys.executable, "-c", script, ROOT, *argv], env=dict(os.environ, **TORCH_ENV), check=True,
+                         capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def torch_run(args):
+    return torch_json(TORCH_BENCH, args.model_type or "", str(args.runs), str(args.batch), args.checkpoint or "")
 
 
 def swift_run(args, batch):

@@ -12,12 +12,12 @@ rounds of each side's per-run seconds (mean over the timed runs) and the ratio. 
 zero padding (4900 tokens at 1024²) where `sam` projects the 4096 real ones, so its windowed blocks' qkv + proj do
 about a fifth more arithmetic. The hooks cost PyTorch a few milliseconds per encoder pass.
 """
-import json, os, statistics, subprocess, sys
+import os, statistics, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from compare_pytorch import TORCH_ENV, common_parser  # noqa: E402
+from compare_pytorch import common_parser, swift_run, torch_json  # noqa: E402
 
 STAGES = ["patch embedding", "layer norms", "qkv + proj", "window partition", "windowed attention", "global attention",
           "MLP", "neck"]
@@ -64,16 +64,11 @@ print(json.dumps({"encoder_seconds": sorted(total)[len(total) // 2], "stages": {
 
 
 def torch_stages(args):
-    out = subprocess.run([sys.executable, "-c", TORCH_STAGES, ROOT, args.model_type or "", str(args.runs),
-                          args.checkpoint or ""], env=dict(os.environ, **TORCH_ENV), check=True, capture_output=True,
-                         text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return torch_json(TORCH_STAGES, args.model_type or "", str(args.runs), args.checkpoint or "")
 
 
 def swift_stages(args):
-    cmd = [args.sam, "bench", "--runs", str(args.runs), "--json"]
-    cmd += ["--checkpoint", args.checkpoint] if args.checkpoint else ["--model-type", args.model_type]
-    out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    out = swift_run(args, 1)
     stages = {k[len("encoder: "):]: v for k, v in out["stages"].items() if k.startswith("encoder: ")}
     return {"encoder_seconds": out["encoder_seconds"], "stages": stages}
 
