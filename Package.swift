@@ -61,10 +61,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: release),
         // Tests.
-        .target(name: "SAMTestSupport", dependencies: ["SAMTensor", "SAMIO"], path: "Sources/SAMTestSupport"),
+        .target(name: "SAMTestSupport", dependencies: ["SAMTensor", "SAMIO", "SAMModel", "SAMInference"], path: "Sources/SAMTestSupport"),
         .testTarget(name: "SAMTensorTests", dependencies: ["SAMTensor", "SAMIO", "SAMTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SAMIOTests", dependencies: ["SAMIO", "SAMTensor", "SAMTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "SAMModelTests", dependencies: ["SAMModel", "SAMInference", "SAMEval", "SAMIO", "SAMTensor", "SAMTestSupport"]),
+        .testTarget(name: "SAMModelTests", dependencies: ["SAMModel", "SAMInference", "SAMIO", "SAMTensor", "SAMTestSupport"]),
         .testTarget(name: "SAMEvalTests", dependencies: ["SAMEval", "SAMInference", "SAMModel", "SAMIO", "SAMTensor", "SAMTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SAMInferenceTests", dependencies: ["SAMInference", "SAMModel", "SAMEval", "SAMIO", "SAMTensor", "SAMTestSupport"]),
         .testTarget(name: "SAMServeTests", dependencies: ["SAMServe", "SAMInference", "SAMModel", "SAMIO", "SAMTensor", "SAMTestSupport"]),

@@ -13,6 +13,13 @@ public struct BenchmarkResult {
     public var peakRSSBytes = 0
     /// Median-run-normalised seconds per stage (total over the timed runs ÷ runs), in first-seen order.
     public var stages: [(name: String, seconds: Double)] = []
+    /// The machine's own sgemm rate on the encoder's MLP shape (`Benchmark.sgemmRate`), GFLOP/s; nil when not measured.
+    public var sgemmGFLOPS: Double?
+
+    /// The encoder's GFLOP/s (products issued to BLAS ÷ the median time) as a fraction of `sgemmGFLOPS`.
+    public var encoderRooflineFraction: Double? {
+        sgemmGFLOPS.map { Double(encoderFLOPs) / 1e9 / Self.median(encoderSeconds) / $0 }
+    }
 
     public static func median(_ xs: [Double]) -> Double {
         let s = xs.sorted()
@@ -22,7 +29,7 @@ public struct BenchmarkResult {
 
     public var json: [String: Any] {
         let e = Self.median(encoderSeconds), d = Self.median(decoderSeconds)
-        return [
+        var obj: [String: Any] = [
             "encoder_seconds": e, "decoder_seconds": d, "decoder_seconds_per_prompt": d / Double(batch),
             "decoder_batch": batch, "encoder_runs": encoderSeconds, "decoder_runs": decoderSeconds,
             "encoder_gflop": Double(encoderFLOPs) / 1e9, "decoder_gflop": Double(decoderFLOPs) / 1e9,
@@ -30,7 +37,14 @@ public struct BenchmarkResult {
             "decoder_gflops_per_second": Double(decoderFLOPs) / 1e9 / d,
             "peak_rss_bytes": peakRSSBytes, "blas_core": BLASCore.name, "elementwise_vector_bits": elementwiseKernelWidth,
             "stages": Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0.seconds) }),
+            "blas_notice": BLASCore.machineNotice ?? NSNull(),
         ]
+        if let g = sgemmGFLOPS, let f = encoderRooflineFraction {
+            obj["sgemm_gflops"] = g
+            obj["sgemm_shape"] = Benchmark.mlpShape.label
+            obj["encoder_roofline_fraction"] = f
+        }
+        return obj
     }
 
     public var table: String {
@@ -42,13 +56,49 @@ public struct BenchmarkResult {
             peak resident memory       %.0f MB
             """, e, Double(encoderFLOPs) / 1e9, Double(encoderFLOPs) / 1e9 / e,
             batch, d, Double(decoderFLOPs) / 1e9, Double(decoderFLOPs) / 1e9 / d, d / Double(batch) * 1000,
-            Double(peakRSSBytes) / 1e6) + "\nOpenBLAS kernels           \(BLASCore.name)\nelement-wise kernels       \(elementwiseKernelWidth)-bit vectors\n\nper stage (mean per run):\n" + stages.map {
+            Double(peakRSSBytes) / 1e6) + "\nOpenBLAS kernels           \(BLASCore.name)\nelement-wise kernels       \(elementwiseKernelWidth)-bit vectors\n"
+            + roofline + "\nper stage (mean per run):\n" + stages.map {
                 $0.name.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: "%8.4f s", $0.seconds)
             }.joined(separator: "\n")
     }
 }
 
+extension BenchmarkResult {
+    /// The sgemm rate and the encoder's share of it, two lines (empty when the rate was not measured).
+    var roofline: String {
+        guard let g = sgemmGFLOPS, let f = encoderRooflineFraction else { return "" }
+        return String(format: "sgemm %@ (both cores)  %.1f GFLOP/s\nencoder / sgemm rate       %.1f %%\n",
+                      Benchmark.mlpShape.label, g, f * 100)
+    }
+}
+
 public enum Benchmark {
+    /// The encoder MLP's product (tokens × in × out of vit_b's lin1: 4096 × 768 × 3072), the yardstick of the roofline.
+    public static let mlpShape = (m: 4096, k: 768, n: 3072, label: "4096×768×3072")
+
+    /// This machine's single-precision product rate in GFLOP/s on `mlpShape`, issued exactly as the encoder issues its
+    /// linear layers (`sgemm`, bands over the cores, x · Wᵀ): the median of `runs` products after one warm-up.
+    public static func sgemmRate(runs: Int = 7) -> Double {
+        let (m, k, n, _) = mlpShape
+        var rng = SplitMix64(seed: 1)
+        let a = (0..<(m * k)).map { _ in rng.nextFloat() - 0.5 }, b = (0..<(n * k)).map { _ in rng.nextFloat() - 0.5 }
+        var c = [Float](repeating: 0, count: m * n)
+        var times: [Double] = []
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    for i in 0...max(1, runs) {
+                        let t = Date()
+                        sgemm(transB: true, m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: k,
+                              c: cp.baseAddress!, ldc: n)
+                        if i > 0 { times.append(Date().timeIntervalSince(t)) }
+                    }
+                }
+            }
+        }
+        return 2 * Double(m * n * k) / 1e9 / BenchmarkResult.median(times)
+    }
+
     /// Peak resident set size of this process in bytes (Linux: ru_maxrss is in KiB).
     public static func peakRSS() -> Int {
         var u = rusage()

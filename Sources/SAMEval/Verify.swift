@@ -68,6 +68,8 @@ func fmt(_ x: Double, digits: Int = 3) -> String {
 /// The inputs and reference outputs a dump holds.
 public struct DumpCase {
     public var image: RGBImage
+    /// The image's file name (the dump's root attribute `image`), or "".
+    public var imageName: String
     public var inputImage: Tensor?
     public var prompt: Prompt
     public var maskInput: Tensor?
@@ -83,36 +85,54 @@ public struct DumpCase {
             throw IOError.corrupt(f.path, "inputs/image has shape \(img.shape), expected H×W×3")
         }
         image = RGBImage(width: img.shape[1], height: img.shape[0], pixels: img.values)
+        imageName = f.stringAttribute("image") ?? ""
         inputImage = f.contains("inputs/input_image") ? try f.readTensor("inputs/input_image") : nil
+        (prompt, maskInput, multimask) = try Self.readPrompt(f, group: "inputs")
+        masks = f.contains("outputs/masks") ? try f.readUInt8("outputs/masks") : nil
+        iou = f.contains("outputs/iou_predictions") ? try f.readTensor("outputs/iou_predictions") : nil
+        lowRes = f.contains("outputs/low_res_logits") ? try f.readTensor("outputs/low_res_logits") : nil
+    }
+
+    /// The prompt a dump group holds: `GROUP/point_coords` N×2 with `GROUP/point_labels` N, `GROUP/box` 4,
+    /// `GROUP/mask_input`, and the `multimask_output` attribute (on the group, else the root; default 1).
+    public static func readPrompt(_ f: HDF5File, group g: String) throws -> (prompt: Prompt, maskInput: Tensor?, multimask: Bool) {
         var p = Prompt()
-        if f.contains("inputs/point_coords") {
-            let pc = try f.readTensor("inputs/point_coords")
-            let labels = try f.readInt64("inputs/point_labels")
+        if f.contains("\(g)/point_coords") {
+            let pc = try f.readTensor("\(g)/point_coords")
+            let labels = try f.readInt64("\(g)/point_labels")
             guard pc.shape.count == 2, pc.shape[1] == 2, labels.values.count == pc.shape[0] else {
-                throw IOError.corrupt(f.path, "inputs/point_coords \(pc.shape) and inputs/point_labels \(labels.shape) do not match")
+                throw IOError.corrupt(f.path, "\(g)/point_coords \(pc.shape) and \(g)/point_labels \(labels.shape) do not match")
             }
             p.points = (0..<pc.shape[0]).map { (pc.data[2 * $0], pc.data[2 * $0 + 1]) }
             p.labels = labels.values.map { Int($0) }
         }
-        if f.contains("inputs/box") {
-            let b = try f.readTensor("inputs/box")
-            guard b.count == 4 else { throw IOError.corrupt(f.path, "inputs/box has \(b.count) values, expected 4") }
+        if f.contains("\(g)/box") {
+            let b = try f.readTensor("\(g)/box")
+            guard b.count == 4 else { throw IOError.corrupt(f.path, "\(g)/box has \(b.count) values, expected 4") }
             p.box = (b.data[0], b.data[1], b.data[2], b.data[3])
         }
-        prompt = p
-        maskInput = f.contains("inputs/mask_input") ? try f.readTensor("inputs/mask_input") : nil
-        multimask = (f.intAttribute("multimask_output") ?? f.intAttribute("multimask_output", on: "inputs") ?? 1) != 0
-        masks = f.contains("outputs/masks") ? try f.readUInt8("outputs/masks") : nil
-        iou = f.contains("outputs/iou_predictions") ? try f.readTensor("outputs/iou_predictions") : nil
-        lowRes = f.contains("outputs/low_res_logits") ? try f.readTensor("outputs/low_res_logits") : nil
+        let mask = f.contains("\(g)/mask_input") ? try f.readTensor("\(g)/mask_input") : nil
+        let multimask = (f.intAttribute("multimask_output", on: g) ?? f.intAttribute("multimask_output") ?? 1) != 0
+        return (p, mask, multimask)
     }
 }
 
 public enum Verifier {
     /// Runs `model` on the dump's image and prompt, recording only the module outputs the dump holds, and compares.
-    /// With `writeDump`, every module output of the Swift run is also written in the same layout.
+    /// Then runs the path `segment`, `eval` and `serve` run (no recorder: windowed attention without padding copies,
+    /// the decoder's prepared image and folded cross-attentions, pixel-major upscaling) on the same inputs and
+    /// compares its final outputs — image embedding, masks, IoU predictions, low-res logits — with the dump as rows
+    /// of their own (`fast path: …`), with the same tolerances. With `writeDump`, every module output of the
+    /// recorded run is also written in the same layout.
     public static func verify(model: Sam, dumpPath: String, tolerance: Double = Tolerance.moduleRelL2,
                               strict: Bool = false, writeDump: String? = nil, checkpointName: String = "") throws -> VerifyReport {
+        try verify(model: model, fastPathModel: model, dumpPath: dumpPath, tolerance: tolerance, strict: strict,
+                   writeDump: writeDump, checkpointName: checkpointName)
+    }
+
+    /// `verify` with the fast path run by `fastPathModel` (the tests give it a model whose fast path drifts).
+    static func verify(model: Sam, fastPathModel: Sam, dumpPath: String, tolerance: Double, strict: Bool,
+                       writeDump: String?, checkpointName: String) throws -> VerifyReport {
         let f = try HDF5File.open(path: dumpPath)
         defer { try? f.close() }
         let names = try f.datasetNames()
@@ -122,8 +142,8 @@ public enum Verifier {
         let rec = ActivationRecorder(filter: writeDump == nil ? { wanted.contains($0) } : nil)
         let predictor = SamPredictor(model: model)
         predictor.setImage(c.image, rec)
-        let pred = try predictor.predict(c.prompt, maskInput: c.maskInput.map { $0.reshaped([1, $0.shape[$0.rank - 2], $0.shape[$0.rank - 1]]) },
-                                         multimaskOutput: c.multimask, rec)
+        let maskInput = c.maskInput.map { $0.reshaped([1, $0.shape[$0.rank - 2], $0.shape[$0.rank - 1]]) }
+        let pred = try predictor.predict(c.prompt, maskInput: maskInput, multimaskOutput: c.multimask, rec)
         var report = VerifyReport(strict: strict)
         if let ref = c.inputImage, let ours = predictor.inputImage {
             var row = Comparison(name: "inputs/input_image", ours: ours, reference: ref, tolerance: Tolerance.inputMaxAbs)
@@ -135,33 +155,57 @@ public enum Verifier {
             report.rows.append(Comparison(name: name, ours: rec.tensors[name]!, reference: try f.readTensor(name), tolerance: tolerance))
         }
         report.skipped = moduleNames.filter { rec.tensors[$0] == nil }
-        if let m = c.masks {
-            let ourShape = [pred.maskCount, pred.height, pred.width]
-            if m.shape != ourShape {
-                report.rows.append(Comparison(name: "outputs/masks", shape: ourShape, value: .nan, tolerance: Tolerance.maskAgreement,
-                                              passed: false, note: "shape mismatch: reference \(m.shape)"))
-            } else {
-                let agree = zip(pred.masks, m.values).reduce(0) { $0 + (($1.0 != 0) == ($1.1 != 0) ? 1 : 0) }
-                let frac = Double(agree) / Double(max(m.values.count, 1))
-                report.rows.append(Comparison(name: "outputs/masks", shape: ourShape, value: 1 - frac, tolerance: 1 - Tolerance.maskAgreement,
-                                              passed: frac >= Tolerance.maskAgreement,
-                                              note: String(format: "%.5f%% of pixels agree", frac * 100)))
-            }
+        report.rows += outputRows(pred, c, prefix: "", tolerance: tolerance)
+
+        // the path users run, from the same image and prompt
+        let fast = SamPredictor(model: fastPathModel)
+        fast.setImage(c.image)
+        let fastPred = try fast.predict(c.prompt, maskInput: maskInput, multimaskOutput: c.multimask)
+        let embeddingName = model.imageEncoder.name
+        if wanted.contains(embeddingName), let features = fast.features {
+            report.rows.append(Comparison(name: "fast path: \(embeddingName)", ours: features,
+                                          reference: try f.readTensor(embeddingName), tolerance: tolerance))
         }
-        if let iou = c.iou {
-            var row = Comparison(name: "outputs/iou_predictions", ours: Tensor(shape: [pred.iouPredictions.count], data: pred.iouPredictions),
-                                 reference: iou, tolerance: Tolerance.iouMaxAbs)
-            row.passed = row.shape == row.referenceShape && row.maxAbs <= Tolerance.iouMaxAbs
-            row.note = "max-abs ≤ \(Tolerance.iouMaxAbs)"
-            report.rows.append(row)
-        }
-        if let lr = c.lowRes {
-            report.rows.append(Comparison(name: "outputs/low_res_logits", ours: pred.lowResLogits, reference: lr, tolerance: tolerance))
-        }
+        report.rows += outputRows(fastPred, c, prefix: "fast path: ", tolerance: tolerance)
+
         if let out = writeDump {
             try writeSwiftDump(path: out, recorder: rec, case: c, predictor: predictor, prediction: pred, model: model, checkpointName: checkpointName)
         }
         return report
+    }
+
+    /// Rows comparing a prediction's masks (pixel agreement), IoU predictions (max-abs) and low-res logits (rel-L2)
+    /// with the dump's `outputs/…`, named `<prefix>outputs/…`.
+    static func outputRows(_ pred: Prediction, _ c: DumpCase, prefix: String, tolerance: Double) -> [Comparison] {
+        var rows: [Comparison] = []
+        if let m = c.masks {
+            let ourShape = [pred.maskCount, pred.height, pred.width]
+            if m.shape != ourShape {
+                rows.append(Comparison(name: prefix + "outputs/masks", shape: ourShape, value: .nan, tolerance: Tolerance.maskAgreement,
+                                       passed: false, note: "shape mismatch: reference \(m.shape)"))
+            } else {
+                rows.append(maskRow(prefix + "outputs/masks", shape: ourShape, pred.masks, m.values))
+            }
+        }
+        if let iou = c.iou {
+            var row = Comparison(name: prefix + "outputs/iou_predictions", ours: Tensor(shape: [pred.iouPredictions.count], data: pred.iouPredictions),
+                                 reference: iou, tolerance: Tolerance.iouMaxAbs)
+            row.passed = row.shape == row.referenceShape && row.maxAbs <= Tolerance.iouMaxAbs
+            row.note = "max-abs ≤ \(Tolerance.iouMaxAbs)"
+            rows.append(row)
+        }
+        if let lr = c.lowRes {
+            rows.append(Comparison(name: prefix + "outputs/low_res_logits", ours: pred.lowResLogits, reference: lr, tolerance: tolerance))
+        }
+        return rows
+    }
+
+    /// Pixel agreement of two equally shaped 0/1 mask stacks as a row: passes at ≥ `Tolerance.maskAgreement`.
+    static func maskRow(_ name: String, shape: [Int], _ ours: [UInt8], _ reference: [UInt8]) -> Comparison {
+        let agree = zip(ours, reference).reduce(0) { $0 + (($1.0 != 0) == ($1.1 != 0) ? 1 : 0) }
+        let frac = Double(agree) / Double(max(reference.count, 1))
+        return Comparison(name: name, shape: shape, value: 1 - frac, tolerance: 1 - Tolerance.maskAgreement,
+                          passed: frac >= Tolerance.maskAgreement, note: String(format: "%.5f%% of pixels agree", frac * 100))
     }
 
     /// Writes a dump of the Swift run in the interchange layout.
@@ -170,7 +214,10 @@ public enum Verifier {
         let o = try HDF5File.create(path: path)
         try o.setAttribute("model_type", model.config.presetName ?? "custom")
         try o.setAttribute("checkpoint", checkpointName)
-        try o.setAttribute("torch_version", "none (SAMSwift)")
+        try o.setAttribute("torch_version", "none (\(Toolkit.name))")
+        try o.setAttribute("toolkit", Toolkit.nameAndVersion)
+        try o.setAttribute("image", c.imageName)
+        if let json = try? JSONEncoder().encode(model.config) { try o.setAttribute("model_config", String(decoding: json, as: UTF8.self)) }
         try o.setAttribute("multimask_output", c.multimask ? 1 : 0)
         try o.writeUInt8("inputs/image", shape: [c.image.height, c.image.width, 3], c.image.pixels)
         if let inp = predictor.inputImage { try o.write("inputs/input_image", inp) }
@@ -199,11 +246,10 @@ public enum Verifier {
             guard nb.contains(name) else { report.skipped.append(name); continue }
             if name == "outputs/masks" {
                 let ma = try fa.readUInt8(name), mb = try fb.readUInt8(name)
-                let agree = ma.shape == mb.shape ? zip(ma.values, mb.values).reduce(0) { $0 + (($1.0 != 0) == ($1.1 != 0) ? 1 : 0) } : 0
-                let frac = Double(agree) / Double(max(ma.values.count, 1))
-                report.rows.append(Comparison(name: name, shape: ma.shape, value: 1 - frac, tolerance: 1 - Tolerance.maskAgreement,
-                                              passed: ma.shape == mb.shape && frac >= Tolerance.maskAgreement,
-                                              note: String(format: "%.5f%% of pixels agree", frac * 100)))
+                report.rows.append(ma.shape == mb.shape
+                    ? maskRow(name, shape: ma.shape, ma.values, mb.values)
+                    : Comparison(name: name, shape: ma.shape, value: .nan, tolerance: 1 - Tolerance.maskAgreement,
+                                 passed: false, note: "shape mismatch: reference \(mb.shape)"))
                 continue
             }
             report.rows.append(Comparison(name: name, ours: try fa.readTensor(name), reference: try fb.readTensor(name), tolerance: tolerance))

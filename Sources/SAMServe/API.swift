@@ -54,15 +54,12 @@ public struct SegmentRequest: Codable, Sendable {
             case "image": r.image = v
             case "upload": r.upload = v
             case "point":
-                let p = v.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-                guard p.count == 2 || p.count == 3, let x = Double(p[0]), let y = Double(p[1]), x.isFinite, y.isFinite,
-                      let l = p.count == 3 ? Int(p[2]) : 1 else {
-                    throw ServeError.badRequest("point=\(v): expected x,y[,label]")
+                guard let p = PromptSyntax.point(v) else {
+                    throw ServeError.badRequest("point=\(v): expected x,y[,label] with label 0 or 1")
                 }
-                pts.append([x, y]); labels.append(l)
+                pts.append([p.x, p.y]); labels.append(p.label)
             case "box":
-                let b = v.split(separator: ",").compactMap { Double(String($0).trimmingCharacters(in: .whitespaces)) }
-                guard b.count == 4, b.allSatisfy(\.isFinite) else { throw ServeError.badRequest("box=\(v): expected x0,y0,x1,y1") }
+                guard let b = PromptSyntax.box(v) else { throw ServeError.badRequest("box=\(v): expected x0,y0,x1,y1") }
                 r.box = b
             case "multimask":
                 guard let m = ["1": true, "true": true, "0": false, "false": false][v] else {

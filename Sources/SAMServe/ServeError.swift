@@ -26,6 +26,8 @@ public struct ServeError: Error, CustomStringConvertible, Equatable {
         case let e as ServeError: return e
         case let e as PromptError: return .badRequest(e.description)
         case let e as PromptFileError: return .badRequest(e.description)
+        case let e as InputError: return .badRequest(e.description)
+        case let e as PromptListError: return .badRequest(e.description)
         case let e as ImageError:
             switch e {
             case .unknownFormat: return .unsupportedMedia(e.description)

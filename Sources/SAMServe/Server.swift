@@ -34,7 +34,7 @@ public struct ServeOptions: Sendable {
 }
 
 /// Image extensions listed by GET /api/images (the readers find the format from the bytes, not the name).
-let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "bmp"]
+let imageExtensions = ImageFolder.extensions
 /// Largest JSON body accepted by POST /api/segment and /api/embed.
 let maxJSONBytes = 1 << 20
 

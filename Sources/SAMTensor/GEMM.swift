@@ -136,28 +136,3 @@ public enum GEMMCounter {
     @inline(__always)
     static func add(_ n: Int) { counter.wrappingAdd(n, ordering: .relaxed) }
 }
-
-/// Which of OpenBLAS's kernels this process runs. Debian's OpenBLAS picks its kernels at load time from the CPU's
-/// model number; a virtual CPU that reports a generic model ("Intel(R) Xeon(R) Processor", as on the machines this
-/// toolkit is measured on) falls back to the SSE3 kernels of 2004's Prescott even when the CPU has AVX-512, and every
-/// product runs 2–3× slower. OpenBLAS reads `OPENBLAS_CORETYPE` only when it loads, so the command-line tool starts
-/// itself again with the variable set (`suggestedCoreType`), once, when the user has not set it.
-public enum BLASCore {
-    /// OpenBLAS's name for the kernels in use ("Prescott", "Haswell", "SkylakeX", …).
-    public static var name: String { String(cString: openblas_get_corename()) }
-
-    /// The core type to ask for when OpenBLAS chose kernels older than the CPU's instructions (AVX-512F → SkylakeX,
-    /// AVX2 + FMA → Haswell); nil when its choice is already as good, or the CPU flags cannot be read.
-    public static func suggestedCoreType(cpuinfo: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-                                         current: String = BLASCore.name) -> String? {
-        guard let cpuinfo, let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
-        let flags = Set(flagsLine.split(whereSeparator: { $0 == " " || $0 == ":" || $0 == "\t" }).map(String.init))
-        let legacy: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "coppermine",
-                                   "northwood", "banias", "unknown"]
-        let cur = current.lowercased()
-        if flags.contains("avx512f") && flags.contains("avx512bw") && flags.contains("avx512vl")
-            && (legacy.contains(cur) || cur == "sandybridge") { return "SkylakeX" }
-        if flags.contains("avx2") && flags.contains("fma") && (legacy.contains(cur) || cur == "sandybridge") { return "Haswell" }
-        return nil
-    }
-}

@@ -1,5 +1,9 @@
-// Test support: where fixtures and ../shared live, and closeness assertions that report the worst element.
+// Test support: where fixtures, the bundled checkpoint and ../shared live, models loaded once, temporary folders,
+// and closeness assertions that report the worst element.
 import Foundation
+import SAMIO
+import SAMInference
+import SAMModel
 import SAMTensor
 import XCTest
 
@@ -41,4 +45,59 @@ public func assertClose(_ a: Tensor, _ b: Tensor, rtol: Double, _ message: Strin
     let rel = b2 > 0 ? (d2 / b2).squareRoot() : d2.squareRoot()
     XCTAssertLessThanOrEqual(rel, rtol, "\(message): rel-L2 \(rel), max-abs \(worst) at flat index \(wi) (\(a.data[wi]) vs \(b.data[wi]))",
                              file: file, line: line)
+}
+
+extension Paths {
+    /// The demo checkpoint bundled with the repository (`notebooks-data/demo/sam_demo_tiny_fp16.pth`): the same
+    /// values as `../shared/checkpoints/sam_demo_tiny.pth` stored as float16, so a bare clone runs the tests that
+    /// need a trained checkpoint.
+    public static var bundledDemoCheckpoint: String {
+        packageRoot.appendingPathComponent("notebooks-data/demo/sam_demo_tiny_fp16.pth").path
+    }
+}
+
+/// Models loaded once per test process.
+public enum TestModels {
+    nonisolated(unsafe) private static var tiny: Sam?
+    nonisolated(unsafe) private static var demo: Sam?
+    private static let lock = NSLock()
+
+    /// `Tests/Fixtures/reference/tiny_random.pth`: 128² input, 32×32 low-res masks, 3 multimask outputs; fast even
+    /// in a debug build.
+    public static func tinyRandom() throws -> Sam {
+        lock.lock(); defer { lock.unlock() }
+        if let m = tiny { return m }
+        let m = try SamLoader.load(checkpoint: Paths.fixture("reference/tiny_random.pth"))
+        tiny = m
+        return m
+    }
+
+    /// The bundled demo checkpoint (`Paths.bundledDemoCheckpoint`), 1024² input.
+    public static func demoTiny() throws -> Sam {
+        lock.lock(); defer { lock.unlock() }
+        if let m = demo { return m }
+        let m = try SamLoader.load(checkpoint: Paths.bundledDemoCheckpoint)
+        demo = m
+        return m
+    }
+
+    /// `image_small.png`, 120 wide × 160 high — the input of every `tiny_*.h5` dump.
+    public static func tinyImage() throws -> RGBImage { try ImageReader.readRGB(path: Paths.fixture("reference/image_small.png")) }
+}
+
+/// A fresh empty folder under the system temporary directory, removed at the end of the test.
+public func temporaryFolder(_ test: XCTestCase) throws -> String {
+    let dir = (NSTemporaryDirectory() as NSString).appendingPathComponent("\(type(of: test))-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+    return dir
+}
+
+extension TestModels {
+    /// A predictor with the tiny model and `image_small.png` set.
+    public static func tinyPredictor() throws -> SamPredictor {
+        let p = SamPredictor(model: try tinyRandom())
+        p.setImage(try tinyImage())
+        return p
+    }
 }

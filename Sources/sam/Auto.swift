@@ -39,9 +39,9 @@ struct AutoGeneratorOptions: ParsableArguments {
     static func readPointGrids(_ path: String) throws -> [[AMGPoint]] {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw PromptFileError.bad(path, "cannot be read (\(error.localizedDescription))")
+            throw InputError(path, "cannot be read (\(error.localizedDescription))")
         }
-        do { return try AMGPointGrids.parse(text) } catch { throw PromptFileError.bad(path, "\(error)") }
+        do { return try AMGPointGrids.parse(text) } catch { throw InputError(path, "\(error)") }
     }
 
     func options(format: AutoFormat) throws -> AMGOptions {
@@ -85,7 +85,7 @@ struct Auto: ParsableCommand {
         --pred-iou-thresh 0.1 --stability-score-thresh 0.5 --stability-score-offset 0.1.
         """)
 
-    @Option(help: "Checkpoint (.pth or .safetensors).") var checkpoint: String
+    @OptionGroup var model: ModelOptions
     @Option(help: "One image (JPEG, PNG, BMP).") var image: String?
     @Option(help: "A folder of images (.jpg .jpeg .png .bmp, any case), processed in name order with one model.") var images: String?
     @Option(help: "Output folder.") var out: String
@@ -94,6 +94,7 @@ struct Auto: ParsableCommand {
     @OptionGroup var generator: AutoGeneratorOptions
 
     func validate() throws {
+        try model.requireModel()
         if (image == nil) == (images == nil) { throw ValidationError("give exactly one of --image and --images") }
         if format == .sa1b && generator.outputMode == AMGOutputMode.binaryMask.rawValue {
             throw ValidationError("--output-mode binary_mask needs --format amg (PNG masks); the SA-1B JSON holds RLEs")
@@ -107,32 +108,16 @@ struct Auto: ParsableCommand {
         }
     }
 
-    static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "bmp"]
-
     func inputFiles() throws -> [String] {
         if let image { return [image] }
-        let dir = images!
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw PromptFileError.bad(dir, "is not a folder")
-        }
-        let names = try FileManager.default.contentsOfDirectory(atPath: dir)
-            .filter { Self.imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
-        if names.isEmpty { throw PromptFileError.bad(dir, "holds no .jpg, .jpeg, .png or .bmp image") }
-        var seen: [String: String] = [:]
-        for n in names {
-            let stem = (n as NSString).deletingPathExtension
-            if let other = seen[stem] { throw PromptFileError.bad(dir, "\(other) and \(n) would both write \(stem)") }
-            seen[stem] = n
-        }
-        return names.map { (dir as NSString).appendingPathComponent($0) }
+        return try ImageFolder.list(images!)
     }
 
     func run() throws {
         try runReportingErrors {
             let opts = try generator.options(format: format)
             let files = try inputFiles()
-            let model = try SamLoader.load(checkpoint: checkpoint)
+            let model = try self.model.load()
             let gen = try SamAutomaticMaskGenerator(model: model, options: opts)
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let bar = AutoProgressBar(total: files.count)

@@ -71,6 +71,7 @@ struct Eval: ParsableCommand {
 
     func validate() throws {
         if check { return }
+        try model.requireModel()
         if prompt.isEmpty || out.isEmpty { throw ValidationError("give --prompt and --out (or --check)") }
         let parts = prompt.split(separator: ",")
         for p in parts where EvalProtocol(String(p)) == nil {

@@ -62,25 +62,41 @@ func runReportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
-/// Options naming the model: a checkpoint, or a model type with random weights.
+/// Options naming the model, the one group every command that runs a model takes: a checkpoint, or a model type
+/// with random weights. Whether a command needs a model at all is its own decision (`requireModel` in its
+/// `validate`): `verify --against` and `eval --check` run none.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Checkpoint (.pth as saved by torch.save(state_dict), or .safetensors); the size is inferred.")
+    @Option(help: "Checkpoint: .pth (torch.save of Meta's state_dict) or .safetensors (Meta's or Hugging Face's keys); the model size is inferred from its tensors.")
     var checkpoint: String?
 
-    @Option(help: "Model type with seeded random weights when no checkpoint is given: \(SAMConfig.presets.keys.sorted().joined(separator: ", ")).")
+    @Option(help: "Model type with seeded random weights when no checkpoint is given: \(SAMConfig.presets.keys.sorted().joined(separator: ", ")); with --checkpoint, the size the checkpoint must have.")
     var modelType: String?
 
+    /// Checks the values given (not whether a model is given).
     func validate() throws {
-        if checkpoint == nil && modelType == nil { throw ValidationError("give --checkpoint or --model-type") }
         if let t = modelType, SAMConfig.presets[t] == nil {
             throw ValidationError("unknown --model-type '\(t)'; known: \(SAMConfig.presets.keys.sorted().joined(separator: ", "))")
         }
     }
 
+    /// For commands that run a model: one of --checkpoint and --model-type must be given.
+    func requireModel() throws {
+        if checkpoint == nil && modelType == nil { throw ValidationError("give --checkpoint or --model-type") }
+    }
+
+    /// Loads the model, after printing the OpenBLAS notice (`BLASCore.notice`) when the kernels in use are narrower
+    /// than the CPU's.
     func load() throws -> Sam {
+        try requireModel()
+        Self.printBLASNotice()
         if let c = checkpoint { return try SamLoader.load(checkpoint: c, config: modelType.flatMap { SAMConfig.presets[$0] }) }
         return SamLoader.random(config: SAMConfig.presets[modelType!]!)
     }
 
-    var label: String { checkpoint.map { ($0 as NSString).lastPathComponent } ?? "\(modelType!) (random weights)" }
+    /// The OpenBLAS notice on stderr, when there is one.
+    static func printBLASNotice() {
+        if let n = BLASCore.machineNotice { FileHandle.standardError.write(Data((n + "\n").utf8)) }
+    }
+
+    var label: String { checkpoint.map { ($0 as NSString).lastPathComponent } ?? "\(modelType ?? "no model") (random weights)" }
 }

@@ -27,6 +27,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest image accepted, in pixels (width × height), for files and uploads alike.") var maxPixels = 50_000_000
 
     func validate() throws {
+        try model.requireModel()
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not 0…65535") }
         guard maxUploadMb >= 1, maxUploadMb <= 1024 else { throw ValidationError("--max-upload-mb must be 1…1024") }
         guard cache >= 1, cache <= 64 else { throw ValidationError("--cache must be 1…64") }

@@ -18,7 +18,7 @@ struct Verify: ParsableCommand {
     @Option(help: "Write the Swift model's own activations to this HDF5 file in the dump layout.") var writeDump: String?
 
     func validate() throws {
-        if against == nil { try model.validate() }
+        if against == nil { try model.requireModel() }
     }
 
     func run() throws {

@@ -2,6 +2,7 @@
 // (fixture: Tests/Fixtures/segment/demo_tiny_teddy.h5, written by Tests/Fixtures/segment/make_fixture.py).
 // Skipped, with a message, when ../shared is not beside the checkout.
 import Foundation
+import SAMEval
 import SAMInference
 import SAMIO
 import SAMModel
@@ -30,18 +31,7 @@ final class DemoPredictorTests: XCTestCase {
 
     func check(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let (predictor, f) = try setUpDemo()
-        var p = Prompt()
-        if f.contains("\(name)/point_coords") {
-            let c = try f.readTensor("\(name)/point_coords").data
-            p.points = stride(from: 0, to: c.count, by: 2).map { (c[$0], c[$0 + 1]) }
-            p.labels = try f.readInt64("\(name)/point_labels").values.map { Int($0) }
-        }
-        if f.contains("\(name)/box") {
-            let b = try f.readTensor("\(name)/box").data
-            p.box = (b[0], b[1], b[2], b[3])
-        }
-        let maskInput = f.contains("\(name)/mask_input") ? try f.readTensor("\(name)/mask_input") : nil
-        let multimask = try XCTUnwrap(f.intAttribute("multimask_output", on: name), file: file, line: line) == 1
+        let (p, maskInput, multimask) = try DumpCase.readPrompt(f, group: name)
         let pred = try predictor.predict(p, maskInput: maskInput, multimaskOutput: multimask)
 
         let c = multimask ? 3 : 1, h = pred.height, w = pred.width

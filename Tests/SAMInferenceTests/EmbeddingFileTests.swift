@@ -36,7 +36,7 @@ final class EmbeddingFileTests: XCTestCase {
 
     /// The fingerprint is of the weights: the fp16 and fp32 files of one checkpoint share it only if their values do.
     func testFingerprintDependsOnWeights() throws {
-        let m = try Tiny.model()
+        let m = try TestModels.tinyRandom()
         XCTAssertFalse(m.fingerprint.isEmpty)
         var t = ["a": Tensor(shape: [200], data: (0..<200).map { Float($0) })]
         let f0 = SamLoader.fingerprint(t)
@@ -88,7 +88,7 @@ final class EmbeddingFileTests: XCTestCase {
         let out = (dir as NSString).appendingPathComponent("out")
         let r = try runSam(["segment", "--checkpoint", ckpt, "--image", image, "--embedding", other, "--point", "64,80", "--out", out])
         XCTAssertEqual(r.status, 3)
-        XCTAssertTrue(r.stderr.contains("\(other): was computed with another checkpoint (fingerprint feedface, \(ckpt) has \(try Tiny.model().fingerprint))"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(other): was computed with another checkpoint (fingerprint feedface, \(ckpt) has \(try TestModels.tinyRandom().fingerprint))"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing written on a refusal")
     }
 

@@ -117,11 +117,11 @@ final class MaskInputTests: XCTestCase {
 
     /// The round trip users make: a run's low_res_logits.h5 fed back gives that run's best mask, unchanged.
     func testRoundTripThroughSegmentOutput() throws {
-        let predictor = try Tiny.predictor()
+        let predictor = try TestModels.tinyPredictor()
         let p = Prompt(points: [(64, 80), (57.5, 110.25)], labels: [1, 1])
         let pred = try predictor.predict(p)
         let dir = (try temporaryFolder(self) as NSString).appendingPathComponent("round1")
-        try SegmentOutput.write(pred, prompt: p, multimask: true, image: try Tiny.image(), to: dir)
+        try SegmentOutput.write(pred, prompt: p, multimask: true, image: try TestModels.tinyImage(), to: dir)
         let m = try MaskInput.fromLogitsFile((dir as NSString).appendingPathComponent("low_res_logits.h5"), index: nil, expectedSize: 32)
         let best = pred.iouPredictions.indices.max { pred.iouPredictions[$0] < pred.iouPredictions[$1] }!
         XCTAssertEqual(m.data, Array(pred.lowResLogits.data[(best * 1024)..<((best + 1) * 1024)]))

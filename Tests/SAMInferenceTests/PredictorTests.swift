@@ -1,6 +1,7 @@
 // SamPredictor on the tiny reference model: prompt validation (every error and its message), batches equal to
 // single calls, and the public predict API against the dumps Meta's code wrote (Tests/Fixtures/reference/tiny_*.h5).
 import Foundation
+import SAMEval
 import SAMInference
 import SAMIO
 import SAMModel
@@ -13,7 +14,7 @@ final class PredictorTests: XCTestCase {
 
     func assertRejects(_ p: Prompt, maskInput: Tensor? = nil, _ expected: PromptError, _ text: String,
                        file: StaticString = #filePath, line: UInt = #line) throws {
-        let predictor = try Tiny.predictor()
+        let predictor = try TestModels.tinyPredictor()
         XCTAssertThrowsError(try predictor.validate(p, maskInput: maskInput), file: file, line: line) {
             XCTAssertEqual($0 as? PromptError, expected, file: file, line: line)
             XCTAssertEqual("\($0)", text, file: file, line: line)
@@ -31,11 +32,11 @@ final class PredictorTests: XCTestCase {
         try assertRejects(Prompt(points: [(5, 160)], labels: [1]), .pointOutside(x: 5, y: 160, width: 120, height: 160),
                           "point (5.0, 160.0) lies outside the 120×160 image (valid x in 0..<120, y in 0..<160)")
         // the last pixel and fractional positions inside are fine
-        XCTAssertNoThrow(try Tiny.predictor().validate(Prompt(points: [(119.9, 159.9), (0, 0)], labels: [1, 0]), maskInput: nil))
+        XCTAssertNoThrow(try TestModels.tinyPredictor().validate(Prompt(points: [(119.9, 159.9), (0, 0)], labels: [1, 0]), maskInput: nil))
     }
 
     func testNonFinitePointIsOutside() throws {
-        let predictor = try Tiny.predictor()
+        let predictor = try TestModels.tinyPredictor()
         XCTAssertThrowsError(try predictor.validate(Prompt(points: [(.nan, 5)], labels: [1]), maskInput: nil)) {
             guard case .pointOutside = $0 as? PromptError else { return XCTFail("\($0)") }
         }
@@ -48,8 +49,8 @@ final class PredictorTests: XCTestCase {
         try assertRejects(Prompt(box: (10, 60, 40, 59)), .boxInverted(x0: 10, y0: 60, x1: 40, y1: 59),
                           "box (10.0, 60.0, 40.0, 59.0) has x1 < x0 or y1 < y0")
         // a degenerate (zero-width) box and one reaching the far edges are allowed
-        XCTAssertNoThrow(try Tiny.predictor().validate(Prompt(box: (40, 10, 40, 60)), maskInput: nil))
-        XCTAssertNoThrow(try Tiny.predictor().validate(Prompt(box: (0, 0, 120, 160)), maskInput: nil))
+        XCTAssertNoThrow(try TestModels.tinyPredictor().validate(Prompt(box: (40, 10, 40, 60)), maskInput: nil))
+        XCTAssertNoThrow(try TestModels.tinyPredictor().validate(Prompt(box: (0, 0, 120, 160)), maskInput: nil))
     }
 
     func testBoxOutside() throws {
@@ -60,7 +61,7 @@ final class PredictorTests: XCTestCase {
     func testEmptyPrompt() throws {
         try assertRejects(Prompt(), .empty, "empty prompt: give at least one point or a box")
         // a mask input alone is a prompt (Meta's predict accepts it)
-        XCTAssertNoThrow(try Tiny.predictor().validate(Prompt(), maskInput: Tensor(shape: [1, 32, 32])))
+        XCTAssertNoThrow(try TestModels.tinyPredictor().validate(Prompt(), maskInput: Tensor(shape: [1, 32, 32])))
     }
 
     func testLabelsMismatch() throws {
@@ -79,12 +80,12 @@ final class PredictorTests: XCTestCase {
         try assertRejects(Prompt(points: [(5, 5)], labels: [1]), maskInput: Tensor(shape: [3, 32, 32]),
                           .maskInputShape(expected: [1, 32, 32], found: [3, 32, 32]), "mask input has shape [3, 32, 32], expected [1, 32, 32]")
         for ok in [[1, 1, 32, 32], [1, 32, 32], [32, 32]] {
-            XCTAssertNoThrow(try Tiny.predictor().validate(Prompt(points: [(5, 5)], labels: [1]), maskInput: Tensor(shape: ok)))
+            XCTAssertNoThrow(try TestModels.tinyPredictor().validate(Prompt(points: [(5, 5)], labels: [1]), maskInput: Tensor(shape: ok)))
         }
     }
 
     func testNoImage() throws {
-        let p = SamPredictor(model: try Tiny.model())
+        let p = SamPredictor(model: try TestModels.tinyRandom())
         XCTAssertThrowsError(try p.validate(Prompt(points: [(5, 5)], labels: [1]), maskInput: nil)) {
             XCTAssertEqual($0 as? PromptError, .noImage)
             XCTAssertEqual("\($0)", "no image set: call setImage first")
@@ -94,14 +95,14 @@ final class PredictorTests: XCTestCase {
     /// One bad prompt stops the whole batch before the decoder runs.
     func testBatchValidatesEveryPrompt() throws {
         let ps = [Prompt(points: [(5, 5)], labels: [1]), Prompt(points: [(500, 5)], labels: [1])]
-        XCTAssertThrowsError(try Tiny.predictor().predictBatch(ps)) {
+        XCTAssertThrowsError(try TestModels.tinyPredictor().predictBatch(ps)) {
             XCTAssertEqual($0 as? PromptError, .pointOutside(x: 500, y: 5, width: 120, height: 160))
         }
     }
 
     /// A batch the decoder cannot take is an error, not a trap (the prompt encoder has a precondition).
     func testBatchOfMismatchedPrompts() throws {
-        let predictor = try Tiny.predictor()
+        let predictor = try TestModels.tinyPredictor()
         let one = Prompt(points: [(5, 5)], labels: [1]), two = Prompt(points: [(5, 5), (6, 6)], labels: [1, 0])
         XCTAssertThrowsError(try predictor.predictBatch([one, two])) {
             XCTAssertEqual("\($0)", "prompts cannot share one batch: prompt 1 has 2 points, prompt 0 1: give every prompt of a batch "
@@ -142,7 +143,7 @@ final class PredictorTests: XCTestCase {
     }
 
     func testBatchEqualsSingleCalls() throws {
-        let predictor = try Tiny.predictor()
+        let predictor = try TestModels.tinyPredictor()
         let twoPoints = [Prompt(points: [(64, 80), (57.5, 110.25)], labels: [1, 1]),
                          Prompt(points: [(64, 80), (10, 20)], labels: [1, 0]),
                          Prompt(points: [(100, 150), (3, 3)], labels: [0, 1]),
@@ -162,7 +163,7 @@ final class PredictorTests: XCTestCase {
 
     /// Issue 3's batch acceptance on the tiny model: 64 one-point prompts in one call against 64 calls.
     func testSixtyFourPromptBatch() throws {
-        let predictor = try Tiny.predictor()
+        let predictor = try TestModels.tinyPredictor()
         let prompts = (0..<64).map { (k: Int) -> Prompt in
             let x = Float(3 + (k % 8) * 16), y = Float(4 + (k / 8) * 20)
             return Prompt(points: [(x, y)], labels: [1])
@@ -178,20 +179,9 @@ final class PredictorTests: XCTestCase {
         let f = try HDF5File.open(path: Paths.fixture("reference/\(name).h5"))
         defer { try? f.close() }
         let img = try f.readUInt8("inputs/image")
-        let predictor = SamPredictor(model: try Tiny.model())
+        let predictor = SamPredictor(model: try TestModels.tinyRandom())
         predictor.setImage(RGBImage(width: img.shape[1], height: img.shape[0], pixels: img.values))
-        var p = Prompt()
-        if f.contains("inputs/point_coords") {
-            let c = try f.readTensor("inputs/point_coords").data
-            p.points = stride(from: 0, to: c.count, by: 2).map { (c[$0], c[$0 + 1]) }
-            p.labels = try f.readInt64("inputs/point_labels").values.map { Int($0) }
-        }
-        if f.contains("inputs/box") {
-            let b = try f.readTensor("inputs/box").data
-            p.box = (b[0], b[1], b[2], b[3])
-        }
-        let mask = f.contains("inputs/mask_input") ? try f.readTensor("inputs/mask_input").reshaped([1, 32, 32]) : nil
-        let multimask = try XCTUnwrap(f.intAttribute("multimask_output"), file: file, line: line) == 1
+        let (p, mask, multimask) = try DumpCase.readPrompt(f, group: "inputs")
         let pred = try predictor.predict(p, maskInput: mask, multimaskOutput: multimask)
 
         let masks = try f.readUInt8("outputs/masks")

@@ -113,7 +113,7 @@ final class PromptFileTests: XCTestCase {
     func testLabelCountCheckedByValidate() throws {
         let path = try write(#"[{"points": [[1, 2], [3, 4]], "labels": [1]}]"#)
         let p = try PromptFile.read(path: path)[0].prompt(file: path, index: 0)
-        XCTAssertThrowsError(try Tiny.predictor().validate(p, maskInput: nil)) {
+        XCTAssertThrowsError(try TestModels.tinyPredictor().validate(p, maskInput: nil)) {
             XCTAssertEqual($0 as? PromptError, .labelsMismatch(points: 2, labels: 1))
         }
     }

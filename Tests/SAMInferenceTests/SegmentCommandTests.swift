@@ -118,4 +118,90 @@ final class SegmentCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try ImageReader.readRGB(path: (out as NSString).appendingPathComponent("overlay.png")).width, 40)
     }
+
+    // MARK: outputs: never a half-written folder, never a file replaced by a folder
+
+    /// `--out` naming an existing regular file is refused (exit 3) and the file is left as it was.
+    func testOutThatIsAFileIsRefused() throws {
+        let dir = try temporaryFolder(self)
+        let out = (dir as NSString).appendingPathComponent("result.txt")
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: out))
+        let r = try runSam(base + ["--point", "60,80", "--out", out])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.contains("error: \(out): exists and is not a folder"), r.stderr)
+        XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), "keep me")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["result.txt"], "nothing else written")
+    }
+
+    /// A failure while the staging folder is being filled removes it and leaves the earlier output untouched.
+    func testFailureLeavesNoPartialFolder() throws {
+        struct Boom: Error {}
+        let dir = try temporaryFolder(self)
+        let out = (dir as NSString).appendingPathComponent("out")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try Data("earlier".utf8).write(to: URL(fileURLWithPath: out + "/mask_0.png"))
+        var staged = ""
+        XCTAssertThrowsError(try SegmentOutput.writeFolder(out) { staging in
+            staged = staging
+            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+            try Data("half".utf8).write(to: URL(fileURLWithPath: staging + "/mask_0.png"))
+            throw Boom()
+        }) { XCTAssertTrue($0 is Boom) }
+        XCTAssertTrue(staged.hasPrefix(out + ".partial-"), staged)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: staged), "the staging folder must be removed")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["out"])
+        XCTAssertEqual(try String(contentsOfFile: out + "/mask_0.png", encoding: .utf8), "earlier")
+        // and a run that succeeds replaces the folder in one step, leaving no staging folder either
+        let r = try runSam(base + ["--point", "60,80", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["out"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/result.json"))
+    }
+
+    /// A failing prompt list in the command leaves nothing behind: the last prompt's mask input is of another size.
+    func testFailingCommandLeavesNothing() throws {
+        let dir = try temporaryFolder(self)
+        let out = (dir as NSString).appendingPathComponent("out")
+        let mask = (dir as NSString).appendingPathComponent("mask.png")
+        try ImageWriter.writePNG(path: mask, width: 10, height: 10, channels: 1, pixels: [UInt8](repeating: 255, count: 100))
+        let r = try runSam(base + ["--point", "60,80", "--mask-input", mask, "--out", out])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.contains("error: \(mask): mask input is 10×10, the image 120×160"), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["mask.png"])
+        // an empty mask input is bad input too
+        let empty = (dir as NSString).appendingPathComponent("empty.png")
+        try ImageWriter.writePNG(path: empty, width: 120, height: 160, channels: 1, pixels: [UInt8](repeating: 0, count: 120 * 160))
+        let e = try runSam(base + ["--point", "60,80", "--mask-input", empty, "--out", out])
+        XCTAssertEqual(e.status, 3, e.stderr)
+        XCTAssertTrue(e.stderr.contains("error: \(empty): mask input is empty"), e.stderr)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir)), ["mask.png", "empty.png"])
+    }
+
+    // MARK: commands that need no model
+
+    /// `verify --dump A --against B` compares two dumps; it used to exit 64 asking for --checkpoint.
+    func testVerifyAgainstNeedsNoModel() throws {
+        let a = Paths.fixture("reference/tiny_points_multi.h5")
+        let r = try runSam(["verify", "--dump", a, "--against", a])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("passed, worst rel-L2 0.000e+00"), r.stdout)
+        let none = try runSam(["verify", "--dump", a])
+        XCTAssertEqual(none.status, 64)
+        XCTAssertTrue(none.stderr.contains("give --checkpoint or --model-type"), none.stderr)
+    }
+
+    /// `eval --check` lists a data set without a model; it used to exit 64 asking for --checkpoint.
+    func testEvalCheckNeedsNoModel() throws {
+        let dir = try temporaryFolder(self)
+        try FileManager.default.createDirectory(atPath: dir + "/images", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/masks", withIntermediateDirectories: true)
+        let img = try TestModels.tinyImage()
+        try ImageWriter.writePNG(path: dir + "/images/a.png", width: img.width, height: img.height, channels: 3, pixels: img.pixels)
+        let mask = (0..<(img.width * img.height)).map { i -> UInt8 in (i % img.width) < 50 ? 255 : 0 }
+        try ImageWriter.writePNG(path: dir + "/masks/a.png", width: img.width, height: img.height, channels: 1, pixels: mask)
+        let r = try runSam(["eval", "--dataset", dir, "--check"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("1 objects, all readable, sizes matching; mean object area 8000 pixels"), r.stdout)
+        XCTAssertEqual(try runSam(["eval", "--dataset", dir, "--prompt", "box", "--out", dir + "/x.csv"]).status, 64)
+    }
 }

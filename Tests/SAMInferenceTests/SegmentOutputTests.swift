@@ -27,8 +27,8 @@ final class SegmentOutputTests: XCTestCase {
     typealias Result = SegmentResultFile
 
     func testWrittenFilesDescribeThePrediction() throws {
-        let predictor = try Tiny.predictor()
-        let image = try Tiny.image()
+        let predictor = try TestModels.tinyPredictor()
+        let image = try TestModels.tinyImage()
         let prompt = Prompt(points: [(64, 80), (10, 150)], labels: [1, 0], box: (30, 28, 99, 159))
         let pred = try predictor.predict(prompt)
         let dir = (try temporaryFolder(self) as NSString).appendingPathComponent("out")
@@ -68,7 +68,7 @@ final class SegmentOutputTests: XCTestCase {
     /// The score caption and the prompt marks must fit (or be clipped) on images smaller than the caption.
     func testOverlayOnTinyImages() throws {
         let dir = try temporaryFolder(self)
-        let predictor = SamPredictor(model: try Tiny.model())
+        let predictor = SamPredictor(model: try TestModels.tinyRandom())
         for (w, h) in [(40, 30), (3, 2), (1, 1), (200, 5)] {
             let image = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { UInt8($0 % 251) })
             predictor.setImage(image)

@@ -1,5 +1,5 @@
-// Shared pieces of the SAMInference tests: the tiny reference model and image, temporary folders, FNV-1a, packed
-// masks, and running the `sam` executable built next to the test bundle.
+// Shared pieces of the SAMInference tests: FNV-1a, packed masks, and running the `sam` executable built next to the
+// test bundle. The tiny model and temporary folders are in SAMTestSupport.
 import Foundation
 import SAMInference
 import SAMIO
@@ -7,36 +7,6 @@ import SAMModel
 import SAMTensor
 import SAMTestSupport
 import XCTest
-
-enum Tiny {
-    private static var cached: Sam?
-
-    /// `Tests/Fixtures/reference/tiny_random.pth`: 128² input, 32×32 low-res masks, 3 multimask outputs.
-    static func model() throws -> Sam {
-        if let m = cached { return m }
-        let m = try SamLoader.load(checkpoint: Paths.fixture("reference/tiny_random.pth"))
-        cached = m
-        return m
-    }
-
-    /// `image_small.png`, 120 wide × 160 high — the input of every `tiny_*.h5` dump.
-    static func image() throws -> RGBImage { try ImageReader.readRGB(path: Paths.fixture("reference/image_small.png")) }
-
-    /// A predictor with the tiny model and `image_small.png` set.
-    static func predictor() throws -> SamPredictor {
-        let p = SamPredictor(model: try model())
-        p.setImage(try image())
-        return p
-    }
-}
-
-/// A fresh empty folder under the system temporary directory, removed at the end of the test.
-func temporaryFolder(_ test: XCTestCase) throws -> String {
-    let dir = (NSTemporaryDirectory() as NSString).appendingPathComponent("SAMInferenceTests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-    return dir
-}
 
 /// FNV-1a 64 as 16 lowercase hex digits (the hash the fixture script writes).
 func fnv1a64<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {

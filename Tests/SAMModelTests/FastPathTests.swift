@@ -1,5 +1,5 @@
 // The inference-only paths (no recorder) against the reference-form paths that the module dumps verify
-// (ModuleFixtureTests): the decoder's folded cross-attentions and the encoder's windowed blocks projecting only the
+// (VerifyFixtureTests): the decoder's folded cross-attentions and the encoder's windowed blocks projecting only the
 // real tokens. Both forms must agree to float32 rounding on real weights.
 import SAMInference
 import SAMModel
@@ -8,14 +8,8 @@ import SAMTestSupport
 import XCTest
 
 final class FastPathTests: XCTestCase {
-    static var demo: Sam?
-
-    func demoTiny() throws -> Sam {
-        if let m = Self.demo { return m }
-        let m = try SamLoader.load(checkpoint: try Paths.requireShared("checkpoints/sam_demo_tiny.pth"))
-        Self.demo = m
-        return m
-    }
+    /// The bundled demo checkpoint (real trained weights, in every clone).
+    func demoTiny() throws -> Sam { try TestModels.demoTiny() }
 
     func seeded(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
         var g = SplitMix64(seed: seed)

@@ -26,14 +26,14 @@ final class ServeAPITests: XCTestCase {
     }
 
     func start(images: String?, reports: String? = nil, maxUpload: Int = 1 << 20) async throws -> LiveServer {
-        let s = try await LiveServer(model: try TinyModel.model(),
+        let s = try await LiveServer(model: try TestModels.tinyRandom(),
                                      options: ServeOptions(images: images, reports: reports, maxUploadBytes: maxUpload, cacheSize: 2))
         addTeardownBlock { s.stop() }
         return s
     }
 
     func reference(_ prompt: Prompt, multimask: Bool) throws -> Prediction {
-        let p = SamPredictor(model: try TinyModel.model())
+        let p = SamPredictor(model: try TestModels.tinyRandom())
         p.setImage(try ImageReader.readRGB(path: Paths.fixture("reference/image_small.png")))
         return try p.predict(prompt, multimaskOutput: multimask)
     }

@@ -48,7 +48,7 @@ final class ServeEvalTests: XCTestCase {
     }
 
     func testEvalEndpoint() async throws {
-        let s = try await LiveServer(model: try TinyModel.model(), options: ServeOptions(reports: try reportsFolder()))
+        let s = try await LiveServer(model: try TestModels.tinyRandom(), options: ServeOptions(reports: try reportsFolder()))
         addTeardownBlock { s.stop() }
         let a = try await s.get("/api/eval?dataset=GrabCut&protocol=point")
         XCTAssertEqual(a.status, 200, a.text)
@@ -63,7 +63,7 @@ final class ServeEvalTests: XCTestCase {
         let info = try await s.get("/api/info")
         XCTAssertEqual(info.json?["reports"] as? Bool, true)
         // no --reports: 404
-        let t = try await LiveServer(model: try TinyModel.model(), options: ServeOptions())
+        let t = try await LiveServer(model: try TestModels.tinyRandom(), options: ServeOptions())
         addTeardownBlock { t.stop() }
         let noReports = try await t.get("/api/eval")
         XCTAssertEqual(noReports.status, 404)
@@ -89,11 +89,11 @@ final class ServeEvalTests: XCTestCase {
 
     func testOverlayDrawsTheProtocolsPromptAndScoresTheServedModel() async throws {
         let (data, mask) = try dataFolder()
-        let s = try await LiveServer(model: try TinyModel.model(), options: ServeOptions(data: data))
+        let s = try await LiveServer(model: try TestModels.tinyRandom(), options: ServeOptions(data: data))
         addTeardownBlock { s.stop() }
         let gt = GroundTruth(width: 120, height: 160, values: mask)
         let image = try ImageReader.readRGB(path: Paths.fixture("reference/image_small.png"))
-        let p = SamPredictor(model: try TinyModel.model())
+        let p = SamPredictor(model: try TestModels.tinyRandom())
         p.setImage(image)
         for (proto, expectedPrompt, multimask) in [("box", #"{"box":[30,40,80,120],"multimask":false}"#, false),
                                                    ("point", nil, true), ("box+point", nil, false)] {
@@ -144,7 +144,7 @@ final class ServeEvalTests: XCTestCase {
             XCTAssertEqual(b.status, status, "\(q): \(b.text)")
             XCTAssertNotNil(b.errorMessage, q)
         }
-        let t = try await LiveServer(model: try TinyModel.model(), options: ServeOptions())
+        let t = try await LiveServer(model: try TestModels.tinyRandom(), options: ServeOptions())
         addTeardownBlock { t.stop() }
         let none = try await t.get("/api/eval/overlay?dataset=set&id=a&protocol=box")
         XCTAssertEqual(none.status, 404)

@@ -10,26 +10,6 @@ import SAMServe
 import SAMTestSupport
 import XCTest
 
-enum TinyModel {
-    nonisolated(unsafe) private static var cached: Sam?
-
-    /// `Tests/Fixtures/reference/tiny_random.pth`: 128² input, fast even in a debug build.
-    static func model() throws -> Sam {
-        if let m = cached { return m }
-        let m = try SamLoader.load(checkpoint: Paths.fixture("reference/tiny_random.pth"))
-        cached = m
-        return m
-    }
-}
-
-/// A fresh empty folder under the system temporary directory, removed at the end of the test.
-func temporaryFolder(_ test: XCTestCase) throws -> String {
-    let dir = (NSTemporaryDirectory() as NSString).appendingPathComponent("SAMServeTests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-    return dir
-}
-
 /// An answer: status, body, content type.
 struct HTTPAnswer {
     var status: Int

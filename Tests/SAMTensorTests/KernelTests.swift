@@ -279,19 +279,4 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(y.shape, [1, 1, 2, 4])
         XCTAssertEqual(y.data, [31.5, 62.5, 42.5, 84.5, 93.5, 124.5, 126.5, 168.5])
     }
-
-    /// The kernel choice for the CPUs seen: a generic VM with AVX-512 that OpenBLAS read as Prescott, an AVX2 machine,
-    /// a machine OpenBLAS already reads right, and an old CPU.
-    func testSuggestedBLASCoreType() {
-        let avx512 = "processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2 fma avx512f avx512dq avx512bw avx512vl\n"
-        XCTAssertEqual(BLASCore.suggestedCoreType(cpuinfo: avx512, current: "Prescott"), "SkylakeX")
-        XCTAssertNil(BLASCore.suggestedCoreType(cpuinfo: avx512, current: "SkylakeX"))
-        XCTAssertNil(BLASCore.suggestedCoreType(cpuinfo: avx512, current: "Haswell"), "OpenBLAS's own AVX-512 fallback is kept")
-        let avx2 = "flags\t\t: fpu sse sse2 avx avx2 fma\n"
-        XCTAssertEqual(BLASCore.suggestedCoreType(cpuinfo: avx2, current: "Prescott"), "Haswell")
-        XCTAssertEqual(BLASCore.suggestedCoreType(cpuinfo: avx2, current: "Sandybridge"), "Haswell")
-        XCTAssertNil(BLASCore.suggestedCoreType(cpuinfo: "flags\t\t: fpu sse sse2 sse3\n", current: "Prescott"))
-        XCTAssertNil(BLASCore.suggestedCoreType(cpuinfo: "no flags here", current: "Prescott"))
-        XCTAssertFalse(BLASCore.name.isEmpty)
-    }
 }
