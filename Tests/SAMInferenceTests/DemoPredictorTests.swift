@@ -1,6 +1,5 @@
-// The shared demo checkpoint against Meta's SamPredictor on a real image, one test per prompt kind of issue 3
-// (fixture: Tests/Fixtures/segment/demo_tiny_teddy.h5, written by Tests/Fixtures/segment/make_fixture.py).
-// Skipped, with a message, when ../shared is not beside the checkout.
+// The bundled demo checkpoint against Meta's SamPredictor on a bundled real image, one test per prompt kind
+// (fixture: Tests/Fixtures/segment/demo_tiny_zebra.h5, written by Tests/Fixtures/segment/make_fixture.py).
 import Foundation
 import SAMEval
 import SAMInference
@@ -13,12 +12,13 @@ import XCTest
 final class DemoPredictorTests: XCTestCase {
     static var cached: (SamPredictor, HDF5File)?
 
-    /// The predictor with teddy.jpg set (encoder run once for the whole class) and the fixture.
+    /// The predictor with the bundled zebra image set (encoder run once for the whole class) and the fixture.
     func setUpDemo() throws -> (SamPredictor, HDF5File) {
         if let c = Self.cached { return c }
-        let fixture = try HDF5File.open(path: Paths.fixture("segment/demo_tiny_teddy.h5"))
-        let ckpt = try Paths.requireShared("checkpoints/\(try XCTUnwrap(fixture.stringAttribute("checkpoint")))")
-        let imagePath = try Paths.requireShared("data/GrabCut/images/\(try XCTUnwrap(fixture.stringAttribute("image")))")
+        let fixture = try HDF5File.open(path: Paths.fixture("segment/demo_tiny_zebra.h5"))
+        XCTAssertEqual(fixture.stringAttribute("checkpoint"), "sam_demo_tiny_fp16.pth")
+        let ckpt = Paths.bundledDemoCheckpoint
+        let imagePath = Paths.packageRoot.appendingPathComponent("notebooks-data/demo/images/\(try XCTUnwrap(fixture.stringAttribute("image")))").path
         let image = try ImageReader.readRGB(path: imagePath)
         XCTAssertEqual([image.width, image.height], [fixture.intAttribute("image_width"), fixture.intAttribute("image_height")])
         // the pixels Meta was given (Pillow's convert("RGB")); a mismatch here is the decoder's, not the model's
@@ -68,7 +68,7 @@ final class DemoPredictorTests: XCTestCase {
     func testMaskInput() throws { try check("mask_input_single") }
 
     func testFixtureListsEveryCase() throws {
-        let f = try HDF5File.open(path: Paths.fixture("segment/demo_tiny_teddy.h5"))
+        let f = try HDF5File.open(path: Paths.fixture("segment/demo_tiny_zebra.h5"))
         XCTAssertEqual(f.stringAttribute("cases"),
                        "points_multi,points_single,negative_multi,box_single,box_multi,box_points_multi,mask_input_single")
         XCTAssertEqual(f.stringAttribute("segment_anything_commit"), "dca509f")

@@ -1,7 +1,7 @@
-// The page in a real headless browser (Debian's Chromium through chromedriver): pick a GrabCut image from
-// ../shared/data, left click a point, drag a box, right click a negative point, choose another mask; after each
-// action the mask the page shows must equal the mask file `sam segment` writes for the same prompt, pixel for pixel.
-// Skipped (with the install line) when Chromium or chromedriver is missing, or ../shared is not beside the checkout.
+// The page in a real headless browser (Debian's Chromium through chromedriver): pick a bundled image
+// (notebooks-data/demo), left click a point, drag a box, right click a negative point, choose another mask; after
+// each action the mask the page shows must equal the mask file `sam segment` writes for the same prompt, pixel for
+// pixel. Skipped (with the install line) when Chromium or chromedriver is missing.
 // SAM_SERVE_SCREENSHOTS=DIR keeps the screenshots there (reports/serve/ holds the committed ones).
 import Foundation
 import SAMIO
@@ -13,20 +13,20 @@ import XCTest
 final class ServePageBrowserTests: XCTestCase {
     func testPageMasksEqualSamSegmentInHeadlessChromium() async throws {
         _ = try WebDriver.binaries()
-        let ckpt = try Paths.requireShared("checkpoints/sam_demo_tiny.pth")
-        let images = try Paths.requireShared("data/GrabCut/images")
-        let imageName = "106024.jpg"   // 481 × 321
+        let ckpt = Paths.bundledDemoCheckpoint
+        let data = Paths.packageRoot.appendingPathComponent("notebooks-data").path   // the data set "demo": images/, masks/
+        let images = data + "/demo/images"
+        let imageName = "zebra07_000000504439.jpg"   // 500 × 243
         let sam = try samExecutable()
         let tmp = try temporaryFolder(self)
         let shots = ProcessInfo.processInfo.environment["SAM_SERVE_SCREENSHOTS"] ?? tmp
 
-        let data = try Paths.requireShared("data")
-        // one evaluation row for the evaluation tab (the value of notebooks-data/eval/swift/tiny/GrabCut_box.csv)
+        // one evaluation row for the evaluation tab
         try FileManager.default.createDirectory(atPath: tmp + "/reports/swift/tiny", withIntermediateDirectories: true)
-        try Data("id,iou\n106024,0.279873\n".utf8).write(to: URL(fileURLWithPath: tmp + "/reports/swift/tiny/GrabCut_box.csv"))
+        try Data("id,iou\nzebra07_000000504439,0.279873\n".utf8).write(to: URL(fileURLWithPath: tmp + "/reports/swift/tiny/demo_box.csv"))
         let server = try await LiveServer(model: try SamLoader.load(checkpoint: ckpt),
                                           options: ServeOptions(images: images, reports: tmp + "/reports", data: data,
-                                                                checkpointLabel: "sam_demo_tiny.pth"))
+                                                                checkpointLabel: "sam_demo_tiny_fp16.pth"))
         addTeardownBlock { server.stop() }
         let wd = try await WebDriver()
         do {
@@ -42,20 +42,21 @@ final class ServePageBrowserTests: XCTestCase {
                     """, as: [Double].self)
             }
             let geo = try await geometry()
-            XCTAssertEqual(geo[4], 481); XCTAssertEqual(geo[5], 321)
-            XCTAssertEqual(geo[2], 481, "the canvas is shown at the image's size (1 CSS px = 1 image px) in a 1280-wide window")
+            XCTAssertEqual(geo[4], 500); XCTAssertEqual(geo[5], 243)
+            XCTAssertEqual(geo[2], 500, "the canvas is shown at the image's size (1 CSS px = 1 image px) in a 1280-wide window")
             func at(_ x: Int, _ y: Int, _ geo: [Double]) -> (Int, Int) {
                 (Int((geo[0] + (Double(x) + 0.5) * geo[2] / geo[4]).rounded(.down)), Int((geo[1] + (Double(y) + 0.5) * geo[3] / geo[5]).rounded(.down)))
             }
 
             struct Step { var name: String; var pointer: [WebDriver.Pointer]; var args: [String]; var expectActions: Int }
-            let p = at(250, 160, geo), b0 = at(150, 40, geo), b1 = at(360, 300, geo), n = at(120, 250, geo)
+            // the prompts of Tests/Fixtures/segment/demo_tiny_zebra.h5 (p1 and the object's box) and a background point
+            let p = at(84, 165, geo), b0 = at(1, 2, geo), b1 = at(187, 242, geo), n = at(300, 60, geo)
             let steps = [
-                Step(name: "point", pointer: [.move(p.0, p.1), .down(0), .up(0)], args: ["--point", "250,160,1"], expectActions: 1),
+                Step(name: "point", pointer: [.move(p.0, p.1), .down(0), .up(0)], args: ["--point", "84,165,1"], expectActions: 1),
                 Step(name: "point_box", pointer: [.move(b0.0, b0.1), .down(0), .move((b0.0 + b1.0) / 2, (b0.1 + b1.1) / 2), .move(b1.0, b1.1), .up(0)],
-                     args: ["--point", "250,160,1", "--box", "150,40,360,300"], expectActions: 2),
+                     args: ["--point", "84,165,1", "--box", "1,2,187,242"], expectActions: 2),
                 Step(name: "point_box_negative", pointer: [.move(n.0, n.1), .down(2), .up(2)],
-                     args: ["--point", "250,160,1", "--box", "150,40,360,300", "--point", "120,250,0"], expectActions: 3),
+                     args: ["--point", "84,165,1", "--box", "1,2,187,242", "--point", "300,60,0"], expectActions: 3),
             ]
             var latencies: [Double] = []
             for (i, step) in steps.enumerated() {
@@ -107,7 +108,7 @@ final class ServePageBrowserTests: XCTestCase {
             try await compare(wd, mask: 0, with: tmp + "/point_box/mask_0.png", "after undo")
             // the download links point at the API with the page's prompt
             let links = try await wd.value("return [document.getElementById('dl-mask').href, document.getElementById('dl-prompt').href];", as: [String].self)
-            XCTAssertTrue(links[0].contains("/api/mask.png?image=106024.jpg&point=250%2C160%2C1&box=150%2C40%2C360%2C300"), links[0])
+            XCTAssertTrue(links[0].contains("/api/mask.png?image=zebra07_000000504439.jpg&point=84%2C165%2C1&box=1%2C2%2C187%2C242"), links[0])
             XCTAssertTrue(links[1].contains("/api/prompts.json?"), links[1])
             print("page server_ms per step: \(latencies)")
             // the evaluation tab: the row, and its overlay drawn by the server
@@ -115,13 +116,13 @@ final class ServePageBrowserTests: XCTestCase {
             try await wd.wait(for: "document.querySelectorAll('#evalrows tr[data-i]').length === 1")
             _ = try await wd.execute("document.querySelector('#evalrows tr[data-i]').click();")
             try await wd.wait(for: "document.getElementById('overlaycap').textContent.includes('served model IoU') && document.getElementById('overlay').complete && document.getElementById('overlay').naturalWidth > 0")
-            let api = try await server.get("/api/eval/overlay?dataset=GrabCut&id=106024&protocol=box")
+            let api = try await server.get("/api/eval/overlay?dataset=demo&id=zebra07_000000504439&protocol=box")
             XCTAssertEqual(api.status, 200, api.text)
             let iou = try XCTUnwrap(Double(try XCTUnwrap(api.headers["x-sam-iou"])))
             let shown = try await wd.value("const o = document.getElementById('overlay'); o.scrollIntoView(); return [document.getElementById('overlaycap').textContent, String(o.naturalWidth)];", as: [String].self)
-            XCTAssertTrue(shown[0].contains("GrabCut 106024 · box · CSV IoU 0.2799"), shown[0])
+            XCTAssertTrue(shown[0].contains("demo zebra07_000000504439 · box · CSV IoU 0.2799"), shown[0])
             XCTAssertTrue(shown[0].hasSuffix("served model IoU " + String(format: "%.4f", iou)), shown[0])
-            XCTAssertEqual(shown[1], "481")
+            XCTAssertEqual(shown[1], "500")
             try await wd.screenshot().write(to: URL(fileURLWithPath: shots + "/page_5_eval_overlay.png"))
         } catch {
             await wd.quit()

@@ -1,9 +1,9 @@
-"""Writes Tests/Fixtures/segment/demo_tiny_teddy.h5: what Meta's SamPredictor (segment_anything 1.0, commit
-dca509f) returns for the shared demo checkpoint on one shared image, for every prompt kind of issue 3. Used by
-Tests/SAMInferenceTests/DemoPredictorTests.swift (skipped when ../shared is missing).
+"""Writes Tests/Fixtures/segment/demo_tiny_zebra.h5: what Meta's SamPredictor (segment_anything 1.0, commit
+dca509f) returns for the bundled demo checkpoint on one bundled image, for every prompt kind. Used by
+Tests/SAMInferenceTests/DemoPredictorTests.swift (everything it needs is in the repository).
 
-  python Tests/Fixtures/segment/make_fixture.py   [--checkpoint ../shared/checkpoints/sam_demo_tiny.pth]
-                                                   [--image ../shared/data/GrabCut/images/teddy.jpg]
+  python Tests/Fixtures/segment/make_fixture.py   [--checkpoint notebooks-data/demo/sam_demo_tiny_fp16.pth]
+                                                   [--image notebooks-data/demo/images/zebra07_000000504439.jpg]
 
 Small by design (< 1.5 MB): no image, no embedding, no full-resolution logits.
 
@@ -60,11 +60,11 @@ def quantize(x):
 
 
 def main():
-    shared = os.path.join(os.path.dirname(REPO), "shared")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", default=os.path.join(shared, "checkpoints", "sam_demo_tiny.pth"))
-    ap.add_argument("--image", default=os.path.join(shared, "data", "GrabCut", "images", "teddy.jpg"))
-    ap.add_argument("--out", default=os.path.join(HERE, "demo_tiny_teddy.h5"))
+    demo = os.path.join(REPO, "notebooks-data", "demo")
+    ap.add_argument("--checkpoint", default=os.path.join(demo, "sam_demo_tiny_fp16.pth"))
+    ap.add_argument("--image", default=os.path.join(demo, "images", "zebra07_000000504439.jpg"))
+    ap.add_argument("--out", default=os.path.join(HERE, "demo_tiny_zebra.h5"))
     a = ap.parse_args()
     torch.set_grad_enabled(False)
 
