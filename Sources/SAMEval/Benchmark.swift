@@ -67,7 +67,7 @@ extension BenchmarkResult {
     /// The sgemm rate and the encoder's share of it, two lines (empty when the rate was not measured).
     var roofline: String {
         guard let g = sgemmGFLOPS, let f = encoderRooflineFraction else { return "" }
-        return String(format: "sgemm %@ (both cores)  %.1f GFLOP/s\nencoder / sgemm rate       %.1f %%\n",
+        return String(format: "sgemm %@        %8.1f GFLOP/s (both cores, issued as the encoder issues it)\nencoder / sgemm rate       %8.1f %%\n",
                       Benchmark.mlpShape.label, g, f * 100)
     }
 }
