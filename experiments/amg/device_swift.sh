@@ -3,7 +3,7 @@
 # hours). That machine has no Swift runtime: the binary is built with --static-swift-stdlib and travels xz-compressed in
 # .build-amg/amgcarry with libjpeg.so.62 (also missing there). Meta's side is computed by device_refs.sh; the finished
 # images' JSON and timings come back in $OUT/swift.tgz and are merged into the local work folder.
-# Outcome (2026-11-26): no image finished within the 330 s left of the session's device time. That VM also reports a
+# Outcome (2026-11-26): no image finished within the 330 s of device time that were left. That VM also reports a
 # generic "Intel(R) Xeon(R) Processor", which OpenBLAS reads as Prescott (SSE3 kernels) on the local machine; the run
 # did not set OPENBLAS_CORETYPE (not measured there). Every `sam auto` run of the acceptance was made locally
 # (run_local.sh).
