@@ -16,12 +16,15 @@ import SAMModel
 ///  "protocols": ["box", "point", "center", "random", "box+point", "jbox"],
 ///  "seed": 0, "limit": null,
 ///  "csv_dir": "notebooks-data/eval/demo", "report": "reports/eval/README.md",
-///  "reference_dir": "notebooks-data/eval/reference", "model_size": true, "notes": ["…"]}
+///  "reference_dir": "notebooks-data/eval/reference", "model_size": true, "notes": ["…"],
+///  "ran_on": {"machine": "2-core Intel Xeon VM", "date": "2026-11-26"}}
 /// ```
 /// A data set's `protocols` replaces the global list for it; `instances` is binary|merged|separate.
 /// CSVs: `csv_dir/<checkpoint>/<dataset>_<protocol>.csv` (`clicks:5` → `clicks5`); a CSV that exists is reused, a
 /// journal is resumed. With `reference_dir` holding CSVs of the same layout (eval_reference.py), the report
-/// compares every object with them.
+/// compares every object with them. Figures: `<report dir>/<figure>.svg`, their values in `csv_dir/figures/<figure>.csv`.
+/// `ran_on` (where and when the CSVs were evaluated) heads the report beside the command that regenerates it; the
+/// report's text from the line `Ablation.keepMarker` on is written by hand and kept when the report is rewritten.
 public struct AblationConfig: Sendable {
     public struct Checkpoint: Sendable { public var name: String; public var path: String }
     public struct DatasetEntry: Sendable {
@@ -41,6 +44,10 @@ public struct AblationConfig: Sendable {
     public var referenceDir: String?
     public var modelSize: Bool
     public var notes: [String]
+    /// The config file this was loaded from (named in the report as the command that regenerates it).
+    public var source: String = ""
+    /// Machine and date of the evaluation the CSVs hold.
+    public var machine: String?, runDate: String?
     /// Published scores to compare with: (checkpoint, dataset, protocol, column, value, source).
     public var anchors: [(checkpoint: String, dataset: String, protocolName: String, column: String, value: Double, source: String)] = []
 
@@ -73,6 +80,8 @@ public struct AblationConfig: Sendable {
                               report: (root["report"] as? String) ?? "reports/eval/\(name)/README.md",
                               referenceDir: root["reference_dir"] as? String, modelSize: (root["model_size"] as? Bool) ?? true,
                               notes: (root["notes"] as? [String]) ?? [])
+        cfg.source = path
+        if let r = root["ran_on"] as? [String: Any] { cfg.machine = r["machine"] as? String; cfg.runDate = r["date"] as? String }
         for a in (root["anchors"] as? [[String: Any]]) ?? [] {
             guard let ck = a["checkpoint"] as? String, let ds = a["dataset"] as? String, let p = a["protocol"] as? String,
                   let v = (a["value"] as? NSNumber)?.doubleValue else { throw bad("an anchor needs checkpoint, dataset, protocol and value") }
@@ -156,24 +165,36 @@ public enum Ablation {
                 })
             }
             if !single.isEmpty {
-                let f = "miou_\(d.name).png"
-                try Plot.write(Plot.bars(title: "\(d.name): MIOU PER PROMPT", categories: cats, series: series),
-                               to: (reportDir as NSString).appendingPathComponent(f))
-                pictures["bars \(d.name)"] = f
+                let f = "miou_\(d.name)"
+                try Plot.write(Plot.bars(title: "\(d.name): mIoU per prompt", categories: cats, series: series,
+                                         xTitle: "prompt", yTitle: "mIoU"),
+                               svg: (reportDir as NSString).appendingPathComponent(f + ".svg"), csv: figureCSV(c, f))
+                pictures["bars \(d.name)"] = f + ".svg"
             }
             for p in d.protocols { if case .clicks(let n) = p {
                 let ls = c.checkpoints.map { ck in
                     PlotSeries(name: ck.name, values: (1...n).map { k in results[ck.name]?[d.name]?.first { $0.evalProtocol == p }?.mean("iou_\(k)") ?? .nan })
                 }
-                let f = "clicks_\(d.name).png"
-                try Plot.write(Plot.lines(title: "\(d.name): MIOU VS CLICKS", xLabel: "CLICKS", series: ls),
-                               to: (reportDir as NSString).appendingPathComponent(f))
-                pictures["clicks \(d.name)"] = f
+                let f = "clicks_\(d.name)"
+                try Plot.write(Plot.lines(title: "\(d.name): mIoU after k clicks", xTitle: "number of clicks k", series: ls, yTitle: "mIoU"),
+                               svg: (reportDir as NSString).appendingPathComponent(f + ".svg"), csv: figureCSV(c, f))
+                pictures["clicks \(d.name)"] = f + ".svg"
             } }
         }
-        let md = markdown(c, results: results, sizes: sizes, agreement: agreement, pictures: pictures)
+        var md = markdown(c, results: results, sizes: sizes, agreement: agreement, pictures: pictures)
+        if let old = try? String(contentsOfFile: c.report, encoding: .utf8), let r = old.range(of: keepMarker) {
+            md += String(old[r.lowerBound...])
+        }
         try AtomicFile.write(md, to: c.report)
         return c.report
+    }
+
+    /// The line from which a report's text is written by hand; `run` keeps it and everything after it.
+    public static let keepMarker = "<!-- Written by hand below this line; sam ablate keeps it. -->"
+
+    /// Where the values of figure `name` go: `csv_dir/figures/name.csv`.
+    public static func figureCSV(_ c: AblationConfig, _ name: String) -> String {
+        ((c.csvDir as NSString).appendingPathComponent("figures") as NSString).appendingPathComponent(name + ".csv")
     }
 
     static func compareWithReference(_ c: AblationConfig, results: [String: [String: [ProtocolResult]]], referenceDir: String) -> [ReferenceAgreement] {
@@ -242,6 +263,12 @@ public enum Ablation {
     static func markdown(_ c: AblationConfig, results: [String: [String: [ProtocolResult]]], sizes: [ModelSizeRow],
                          agreement: [ReferenceAgreement], pictures: [String: String]) -> String {
         var md = "# Evaluation: \(c.name)\n\n"
+        md += "Regenerate: `sam ablate \(c.source.isEmpty ? "CONFIG.json" : c.source)` (with `--report-only --no-model-size` it rebuilds "
+        md += "this page and its figures from the CSVs without evaluating).\n"
+        if c.machine != nil || c.runDate != nil {
+            md += "Evaluated on: " + [c.machine, c.runDate].compactMap { $0 }.joined(separator: ", ") + ".\n"
+        }
+        md += "\n"
         md += "Written by `sam ablate` from its config; per-object rows in `\(c.csvDir)/<checkpoint>/<dataset>_<protocol>.csv`, "
         md += "means in `\(c.csvDir)/summary.csv`.\n\n"
         for n in c.notes { md += "- \(n)\n" }
@@ -271,7 +298,9 @@ public enum Ablation {
                     }.joined(separator: " | ") + " |\n"
                 }
                 md += "\n"
-                if let f = pictures["bars \(d.name)"] { md += "![mIoU per prompt on \(d.name)](\(f))\n\n" }
+                if let f = pictures["bars \(d.name)"] {
+                    md += "![mIoU per prompt on \(d.name)](\(f))\n\nValues: `\(figureCSV(c, "miou_\(d.name)"))`.\n\n"
+                }
             }
             for p in d.protocols { if case .clicks(let n) = p {
                 md += "Click simulation (\(p)): mIoU after k clicks, mean NoC@85 / NoC@90 (capped at \(n)).\n\n"
@@ -283,7 +312,9 @@ public enum Ablation {
                     md += String(format: " | %.2f | %.2f |\n", r.mean("noc85"), r.mean("noc90"))
                 }
                 md += "\n"
-                if let f = pictures["clicks \(d.name)"] { md += "![mIoU vs clicks on \(d.name)](\(f))\n\n" }
+                if let f = pictures["clicks \(d.name)"] {
+                    md += "![mIoU after k clicks on \(d.name)](\(f))\n\nValues: `\(figureCSV(c, "clicks_\(d.name)"))`.\n\n"
+                }
             } }
         }
         if !sizes.isEmpty {

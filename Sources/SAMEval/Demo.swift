@@ -41,8 +41,6 @@ public enum Demo {
         if let dump = o.dump {
             log("verifying against \(dump) …")
             let r = try Verifier.verify(model: model, dumpPath: dump, checkpointName: (o.checkpoint as NSString).lastPathComponent)
-            try AtomicFile.write(r.markdown(title: "Verification of \((o.checkpoint as NSString).lastPathComponent) against \((dump as NSString).lastPathComponent)"),
-                                 to: (o.outDir as NSString).appendingPathComponent("verification.md"))
             log("  \(r.rows.filter(\.passed).count)/\(r.rows.count) outputs within tolerance, worst rel-L2 \(fmt(r.worstRelL2))")
             verifyReport = r
         }
@@ -86,15 +84,48 @@ public enum Demo {
             try ImageWriter.writePNG(path: (o.outDir as NSString).appendingPathComponent("\(stem)_point.png"), width: pointPic.width, height: pointPic.height, channels: 3, pixels: pointPic.pixels)
             log(String(format: "  %@: box IoU %.3f, point IoU %.3f (oracle %.3f), encoder %.2f s", stem, row.boxIoU, row.pointTop1IoU, row.pointOracleIoU, enc))
         }
-        let report = markdown(options: o, model: model, rows: rows, verify: verifyReport, seconds: Date().timeIntervalSince(t0))
+        let report = markdown(options: o, model: model, rows: rows, verify: verifyReport, seconds: Date().timeIntervalSince(t0),
+                              machine: machineDescription(), date: t0)
         let path = (o.outDir as NSString).appendingPathComponent("README.md")
         try AtomicFile.write(report, to: path)
         return path
     }
 
-    static func markdown(options o: DemoOptions, model: Sam, rows: [DemoRow], verify: VerifyReport?, seconds: Double) -> String {
+    /// The command that writes this report again: `sam demo` with every option spelled out.
+    static func command(_ o: DemoOptions) -> String {
+        "sam demo --checkpoint \(o.checkpoint) --images \(o.imagesDir) --masks \(o.masksDir)"
+            + (o.dump.map { " --dump \($0)" } ?? "") + " --out \(o.outDir)"
+    }
+
+    /// "2-core Intel(R) Xeon(R) Processor (AVX-512), Linux" from /proc/cpuinfo where it exists.
+    static func machineDescription() -> String {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        var model = "CPU", isa = ""
+        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) {
+            let lines = info.split(separator: "\n")
+            if let m = lines.first(where: { $0.hasPrefix("model name") }), let v = m.split(separator: ":", maxSplits: 1).last {
+                model = v.trimmingCharacters(in: .whitespaces)
+            }
+            if let f = lines.first(where: { $0.hasPrefix("flags") }) {
+                let flags = Set(f.split(separator: " ").map(String.init))
+                isa = flags.contains("avx512f") ? "AVX-512" : (flags.contains("avx2") ? "AVX2" : "")
+            }
+        }
+        #if os(Linux)
+        let os = "Linux"
+        #else
+        let os = "macOS"
+        #endif
+        return "\(cores)-core \(model)" + (isa.isEmpty ? "" : " (\(isa))") + ", \(os)"
+    }
+
+    static func markdown(options o: DemoOptions, model: Sam, rows: [DemoRow], verify: VerifyReport?, seconds: Double,
+                         machine: String, date: Date) -> String {
         let c = model.config
+        let df = DateFormatter()
+        df.locale = Locale(identifier: "en_US_POSIX"); df.timeZone = TimeZone(identifier: "UTC"); df.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
         var s = "# SAMSwift demo report\n\n"
+        s += "Regenerate: `\(command(o))` (what `make demo` runs). Run on \(machine), \(df.string(from: date)).\n\n"
         s += "Written by `sam demo` on the bundled defaults. Checkpoint `\(o.checkpoint)`: image encoder embed \(c.encoderEmbedDim), "
         s += "depth \(c.encoderDepth), heads \(c.encoderNumHeads), global blocks \(c.encoderGlobalAttnIndexes.map(String.init).joined(separator: ", ")), "
         s += "\(c.parameterCount) values. **Not Meta's weights**: a briefly trained demo checkpoint whose masks are weak but real "
@@ -103,10 +134,10 @@ public enum Demo {
             s += "## Verification against Meta's reference\n\n"
             s += "`\(o.dump ?? "")`, a dump written by Meta's `segment_anything` (`experiments/reference/dump.py`): "
             s += "**\(v.rows.filter(\.passed).count) of \(v.rows.count) outputs within tolerance**, worst rel-L2 \(fmt(v.worstRelL2)). "
-            s += "Full table: [verification.md](verification.md).\n\n"
-            s += "| output | rel-L2 | max-abs | result |\n|---|---|---|---|\n"
-            for r in v.rows { s += "| `\(r.name)` | \(fmt(r.relL2)) | \(fmt(r.maxAbs)) | \(r.passed ? "pass" : "FAIL")\(r.note.isEmpty ? "" : " — \(r.note)") |\n" }
-            s += "\n"
+            s += "Every output the dump holds:\n\n"
+            // The verifier's own table (shape, max-abs, rel-L2, cosine, worst index, tolerance), without its title.
+            let table = v.markdown(title: "")
+            s += String(table.drop(while: { $0 != "|" })) + "\n"
         }
         s += "## Segmentation of the bundled images\n\n"
         s += "Prompts from each ground-truth mask: the tight box (one mask) and the point farthest from the boundary "

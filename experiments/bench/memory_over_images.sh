@@ -5,13 +5,14 @@
 #
 #   experiments/bench/memory_over_images.sh [--sam PATH] [--out DIR]
 #
-# Writes DIR/memory_over_images.csv (seconds, rss_mb, images_done) and DIR/memory_over_images.md: RSS after the first
-# 10 % of the images, at the middle and at the end, the peak, and the slope of a line fitted to the second half.
+# Writes DIR/memory_over_images.csv (seconds, rss_mb, images_done; default DIR notebooks-data/bench) and prints the
+# table of reports/bench/README.md: RSS after the first 10 % of the images, at the middle and at the end, the peak, and
+# the slope of a line fitted to the second half.
 # Images done are counted from the rows the evaluation has flushed to its CSVs (.partial journals while running).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SAM=.build/release/sam
-OUT=reports/bench
+OUT=notebooks-data/bench
 while [ $# -gt 0 ]; do
   case "$1" in
     --sam) SAM=$2; shift 2 ;;
@@ -74,6 +75,5 @@ for q in range(1, 5):
     r = at(q / 4)
     L.append(f"| {q} | {prev_k + 1}–{r[2]} | {1000 * (r[0] - prev_t) / max(1, r[2] - prev_k):.0f} |")
     prev_k, prev_t = r[2], r[0]
-open(f"{out}/memory_over_images.md", "w").write("\n".join(L) + "\n")
 print("\n".join(L))
 PY

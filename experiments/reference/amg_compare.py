@@ -13,7 +13,7 @@ round, how many masks are bit-identical, wall time and peak memory of both.
 
     python experiments/reference/amg_compare.py --checkpoint ../shared/checkpoints/sam_demo_tiny.pth \
         --image ../shared/data/COCO_MVal/images/airplane09_000000208208.jpg \
-        --sam .build-amg/release/sam --work /tmp/amg_cmp --markdown reports/amg/x.md \
+        --sam .build-amg/release/sam --work /tmp/amg_cmp --markdown /tmp/amg_cmp/table.md \
         --pred-iou-thresh 0.1 --stability-score-thresh 0.5 --stability-score-offset 0.1
 
 Every generator option has the flag `sam auto` has (--points-per-side, --points-per-batch, --pred-iou-thresh,

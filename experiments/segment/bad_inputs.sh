@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Every bad input of issue 3 through the command line: the command, the message on stderr and the exit status.
 #
-#   experiments/segment/bad_inputs.sh [--sam PATH] [--out reports/segment/bad_inputs.md]
+#   experiments/segment/bad_inputs.sh [--sam PATH] [--out FILE]
+#
+# Prints the catalogue (the "Bad inputs" section of reports/segment/README.md) to standard output, or to FILE.
 #
 # Uses the shared demo checkpoints and GrabCut teddy.jpg (284 x 398). Inputs that must be made (truncated image,
 # corrupt JSON, embeddings) are written to a temporary folder first; paths in the table are shortened to $T/...
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-SAM=.build-seg/release/sam
-OUT=reports/segment/bad_inputs.md
+SAM=.build/release/sam
+OUT=/dev/stdout
 while [ $# -gt 0 ]; do
   case "$1" in
     --sam) SAM=$2; shift 2 ;;

@@ -14,14 +14,15 @@
 #    on a predictor whose image is set (medians of N runs after a warm-up, measured in the order 64, 1, 64, 1). A single
 #    call uses both cores inside its kernels, and a batch shares only the image's preparation with it (which the
 #    predictor keeps for every call on the image), so this ratio sits near 1 on two cores; it is not the acceptance figure.
-# Writes DIR/batch_vs_single.md and DIR/batch_vs_single.json (default DIR reports/segment).
+# Writes DIR/batch_vs_single.json (default DIR notebooks-data/segment) and prints the Markdown tables of
+# reports/segment/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SAM=.build-seg/release/sam
+SAM=.build/release/sam
 IMAGE=../shared/data/COCO_MVal/images/bear03_000000375015.jpg
 RUNS=3
 REPS=3
-OUT=reports/segment
+OUT=notebooks-data/segment
 while [ $# -gt 0 ]; do
   case "$1" in
     --sam) SAM=$2; shift 2 ;;
@@ -145,7 +146,6 @@ for r in rows:
         L.append(f"| {r['checkpoint']} | {b} | {pct('prompt encoder')} | {pct('mask decoder')} | {pct('mask postprocessing')} | "
                  f"{g:.1f} | {g / int(b):.3f} | {g / t:.2f} | {r[f'batch{b}_rss'] / 1e6:.0f} MB |")
 L.append("")
-open(f"{out}/batch_vs_single.md", "w").write("\n".join(L))
 print("\n".join(L))
 ok = all(r["cli_ratio"] <= 0.5 and r["agreement"] >= 0.9999 for r in rows)
 sys.exit(0 if ok else 1)

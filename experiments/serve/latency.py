@@ -7,7 +7,7 @@ adds them) and reports the median and 90th percentile of the server's own time (
 encoded answer, masks as base64 PNG) and of the client's round trip on localhost. Writes one CSV row per run.
 
     python3 experiments/serve/latency.py --sam .build-serve/release/sam --label demo_tiny \
-        --image-dir ../shared/data/GrabCut/images --image 106024.jpg --csv reports/serve/latency.csv \
+        --image-dir ../shared/data/GrabCut/images --image 106024.jpg --csv notebooks-data/serve/latency.csv \
         -- --checkpoint notebooks-data/demo/sam_demo_tiny_fp16.pth
     python3 experiments/serve/latency.py ... --label vit_b -- --model-type vit_b
 """
