@@ -122,4 +122,39 @@ final class HostileCheckpointTests: XCTestCase {
             XCTAssertTrue(m.hasPrefix("\(path): ") && m.contains(": weight nan at index [0") && m.hasSuffix("is not finite (a checkpoint's weights must be finite numbers)"), m)
         }
     }
+
+    /// The smallest model the loader infers back exactly (32² input, patch 8, one windowed block with padding, one
+    /// global block, one decoder layer): the fuzz targets' checkpoint seed. With SAM_FUZZ_SEED_DIR set, the file is
+    /// also written there as micro_sam.safetensors (experiments/fuzz/make_model_seeds.sh).
+    static var microConfig: SAMConfig {
+        var c = SAMConfig(encoderEmbedDim: 8, encoderDepth: 2, encoderNumHeads: 2, encoderGlobalAttnIndexes: [1])
+        c.imageSize = 32; c.patchSize = 8; c.windowSize = 3; c.mlpRatio = 2
+        c.outChans = 16; c.promptEmbedDim = 16; c.maskInChans = 4
+        c.decoderDepth = 1; c.decoderMLPDim = 16; c.iouHeadHiddenDim = 16
+        return c
+    }
+
+    func testMicroModelSeedLoadsBackAndRuns() throws {
+        let c = Self.microConfig
+        var tensors: [String: Tensor] = [:]  // small deterministic values in [-0.1, 0.1]
+        for (k, shape) in WeightStore.shapes(for: c) {
+            tensors[k] = Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { Float(($0 * 7919 + k.utf8.count * 31) % 2001 - 1000) * 1e-4 })
+        }
+        XCTAssertEqual(c.parameterCount, tensors.values.reduce(0) { $0 + $1.count })
+        XCTAssertLessThan(c.parameterCount, 16_000)
+        let path = dir + "/micro_sam.safetensors"
+        try CheckpointWriter.writeSafetensors(tensors, to: path)
+        let model = try SamLoader.load(checkpoint: path)
+        XCTAssertEqual(model.config, c)
+        let p = SamPredictor(model: model)
+        p.setImage(RGBImage(width: 12, height: 9, pixels: [UInt8](repeating: 90, count: 12 * 9 * 3)))
+        let pred = try p.predict(Prompt(points: [(3, 4)], labels: [1]), multimaskOutput: true)
+        XCTAssertEqual(pred.maskCount, 3)
+        XCTAssertEqual(pred.lowResLogits.shape, [3, 16, 16])
+        XCTAssertTrue(pred.iouPredictions.allSatisfy(\.isFinite), "\(pred.iouPredictions)")
+        if let out = ProcessInfo.processInfo.environment["SAM_FUZZ_SEED_DIR"] {
+            try? FileManager.default.removeItem(atPath: out + "/micro_sam.safetensors")
+            try FileManager.default.copyItem(atPath: path, toPath: out + "/micro_sam.safetensors")
+        }
+    }
 }

@@ -16,9 +16,12 @@ for t in "${targets[@]}"; do
     seeds=corpus/$t
     [[ $t == rle-amg ]] && seeds=corpus/rle
     mkdir -p work/$t
+    # checkpoints run through the loader and a forward pass: their seeds are whole models (micro_sam_*: 30-60 KB)
+    maxlen=${MAXLEN:-16384}
+    [[ $t == pth || $t == safetensors ]] && maxlen=${MAXLEN:-131072}
     start=$(date +%s.%N)
     SAMFUZZ_TARGET=$t SAMFUZZ_TMP=${SAMFUZZ_TMP:-/dev/shm} ./samfuzz work/$t $seeds -runs=$N -timeout=10 \
-        -rss_limit_mb=4096 -malloc_limit_mb=2048 -max_len=${MAXLEN:-16384} -print_final_stats=1 \
+        -rss_limit_mb=4096 -malloc_limit_mb=2048 -max_len=$maxlen -print_final_stats=1 \
         -artifact_prefix=findings/$t- > logs/$t.log 2>&1
     rc=$?
     end=$(date +%s.%N)
