@@ -1,4 +1,4 @@
-// The error catalogue (reports/robustness/bad_inputs.md, README "Errors and exit codes"): one test per error type of
+// The error catalogue (reports/robustness/README.md, "Error catalogue"; README "Errors and exit codes"): one test per error type of
 // SAMIO, each from a real bad input, asserting that the one-line message names the file and the key, value or
 // structure at fault — the message `sam` prints before exiting with status 3.
 import Foundation

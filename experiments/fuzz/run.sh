@@ -2,7 +2,8 @@
 # Runs every fuzz target for N executions (default 100000) and prints a Markdown table:
 # parser, executions, crashes, hangs, out-of-memory, seconds. Usage: experiments/fuzz/run.sh [N] [target ...]
 # Needs experiments/fuzz/samfuzz (build.sh). Limits per input: 10 s (-timeout, a hang), 2 GiB per allocation
-# (-malloc_limit_mb) and 4 GiB RSS. Findings go to experiments/fuzz/findings/, logs to experiments/fuzz/logs/.
+# (-malloc_limit_mb) and 4 GiB RSS; inputs up to 16 KiB, 128 KiB for pth/safetensors (whole-model seeds, MAXLEN
+# overrides). Findings go to experiments/fuzz/findings/, logs to experiments/fuzz/logs/.
 set -uo pipefail
 cd "$(dirname "$0")"
 N=${1:-100000}; shift || true
