@@ -1,6 +1,7 @@
-// libFuzzer entry point for every SAMSwift parser; the target is chosen by $SAMFUZZ_TARGET (see ../run.sh).
+// libFuzzer entry point for every SAMSwift parser; the target is chosen by $SAMFUZZ_TARGET (see ../run.sh). The
+// checkpoint targets go on through the loader and the first forward pass of the model they describe.
 // Built by build.sh with -sanitize=fuzzer,address against the debug (bounds- and overflow-checked) modules.
-// A Swift error thrown by a parser is the expected outcome for bad input; a trap, a sanitizer report, a hang
+// A Swift error thrown by a parser or the loader is the expected outcome for bad input; a trap, a sanitizer report, a hang
 // (-timeout) or an allocation over -malloc_limit_mb is a finding.
 import Foundation
 @testable import SAMIO
