@@ -9,21 +9,33 @@ enum StorageDType: String {
     /// Bytes per element.
     var size: Int { self == .float32 ? 4 : 2 }
 
-    /// Widens `n` contiguous elements starting at `src` into `dst` (exact: every fp16 and bf16 value is a float32 value).
-    func convert(_ src: UnsafeRawPointer, count n: Int, into dst: UnsafeMutablePointer<Float>) {
+    /// Widens `n` contiguous elements starting at `src` into `dst` (exact: every fp16 and bf16 value is a float32 value)
+    /// and returns the index of the first element that is not finite (NaN, ±inf), nil when all are. The test rides on
+    /// the conversion's one pass: an OR of "exponent bits all ones" per element, the index searched only when it is set.
+    func convert(_ src: UnsafeRawPointer, count n: Int, into dst: UnsafeMutablePointer<Float>) -> Int? {
+        var special: UInt32 = 0
         switch self {
         case .float32:
-            UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: n * 4)
+            for i in 0..<n {
+                let b = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+                dst[i] = Float(bitPattern: b)
+                special |= ((b & 0x7f80_0000) &+ 0x0080_0000) & 0x8000_0000  // exponent 0xFF carries into bit 31
+            }
         case .float16:
             for i in 0..<n {
-                dst[i] = Float(Float16(bitPattern: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
+                let h = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                dst[i] = Float(Float16(bitPattern: h))
+                special |= UInt32(((h & 0x7c00) &+ 0x0400) & 0x8000)  // exponent 0x1F carries into bit 15
             }
         case .bfloat16:
             for i in 0..<n {
                 let bits = UInt32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16
                 dst[i] = Float(bitPattern: bits)
+                special |= ((bits & 0x7f80_0000) &+ 0x0080_0000) & 0x8000_0000
             }
         }
+        if special == 0 { return nil }
+        return (0..<n).first { !dst[$0].isFinite }
     }
 
     /// Reads element `index` (in elements, not bytes) of the storage at `src`.
@@ -98,12 +110,15 @@ func materializeView(path: String, what: String, dtype: StorageDType, storage: U
         acc *= shape[k]
     }
     if contiguous {
-        return Tensor(shape: shape) { dst in
-            dtype.convert(src + offset * dtype.size, count: n, into: dst.baseAddress!)
+        var bad: Int?
+        let t = Tensor(shape: shape) { dst in
+            bad = dtype.convert(src + offset * dtype.size, count: n, into: dst.baseAddress!)
         }
+        if let i = bad { throw IOError.nonFinite(path, key: what, index: i, shape: shape, value: t.data[i]) }
+        return t
     }
     // Strided gather: an odometer over all but the last dimension, the last one walked by its stride.
-    return Tensor(shape: shape) { dst in
+    let t = Tensor(shape: shape) { dst in
         let rank = shape.count
         let inner = shape[rank - 1], innerStride = strides[rank - 1]
         var idx = [Int](repeating: 0, count: rank)
@@ -128,4 +143,8 @@ func materializeView(path: String, what: String, dtype: StorageDType, storage: U
             }
         }
     }
+    if let i = t.data.firstIndex(where: { !$0.isFinite }) {
+        throw IOError.nonFinite(path, key: what, index: i, shape: shape, value: t.data[i])
+    }
+    return t
 }

@@ -42,7 +42,29 @@ public enum CheckpointReader {
         if magic == 0x0a8a_0280 {
             throw IOError.unsupported(path, "legacy (pre-1.6, non-zip) torch.save format; re-save with a recent torch")
         }
+        try checkLooksLikeSafetensors(file)
         return try SafetensorsReader.read(file)
+    }
+
+    /// A file without the zip signature is read as safetensors only if its first 8 bytes announce a header within
+    /// that format's limit that starts with '{'; anything else (a text file, an image, a bare pickle named .pth) is
+    /// refused saying what the file is not and how it begins, instead of a header length made of its first letters.
+    static func checkLooksLikeSafetensors(_ file: MappedFile) throws {
+        guard file.count >= 8 else { return }  // SafetensorsReader says it is too short
+        let shown = try file.bytes(0, min(file.count, 16), "first bytes")
+        let start = shown.map { b -> String in
+            (0x20..<0x7f).contains(b) && b != 0x22 && b != 0x5c ? String(UnicodeScalar(b)) : "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16)
+        }.joined()
+        let notZip = "neither a PyTorch zip checkpoint (no zip signature PK\\x03\\x04 at byte 0)"
+        let n = try file.u64(0, "safetensors header length")
+        if n > UInt64(SafetensorsReader.maxHeaderBytes) {
+            throw IOError.notACheckpoint(file.path, "\(notZip) nor safetensors (its first 8 bytes, read as a header length, give \(n), "
+                + "over that format's \(SafetensorsReader.maxHeaderBytes)-byte limit); the file begins \"\(start)\"")
+        }
+        if n >= 1, Int(n) <= file.count - 8, try file.u8(8, "safetensors header") != UInt8(ascii: "{") {
+            throw IOError.notACheckpoint(file.path, "\(notZip) nor safetensors (the header after the 8-byte length does not "
+                + "start with '{'); the file begins \"\(start)\"")
+        }
     }
 
     /// A PyTorch zip checkpoint: `<top>/data.pkl` names the tensors, `<top>/data/<key>` holds each storage.

@@ -19,12 +19,17 @@ public enum IOError: Error, CustomStringConvertible, Equatable {
     case missingDataset(String, String)
     /// A size read from the file exceeds what this reader accepts (rank, element count, header length).
     case tooLarge(String, String)
+    /// A weight is NaN or ±inf: the file, the tensor's key, the element's flat index, the tensor's shape and the value.
+    case nonFinite(String, key: String, index: Int, shape: [Int], value: Float)
+    /// The file is neither a PyTorch zip checkpoint nor safetensors; the detail says why each reading failed.
+    case notACheckpoint(String, String)
 
     /// The path of the file at fault.
     public var path: String {
         switch self {
         case .fileNotFound(let p), .truncated(let p, _), .corrupt(let p, _), .forbiddenGlobal(let p, _, _),
-             .unsupported(let p, _), .hdf5(let p, _), .missingDataset(let p, _), .tooLarge(let p, _):
+             .unsupported(let p, _), .hdf5(let p, _), .missingDataset(let p, _), .tooLarge(let p, _),
+             .nonFinite(let p, _, _, _, _), .notACheckpoint(let p, _):
             return p
         }
     }
@@ -48,6 +53,16 @@ public enum IOError: Error, CustomStringConvertible, Equatable {
             return "\(p): no dataset named '\(n)'"
         case .tooLarge(let p, let d):
             return "\(p): too large: \(d)"
+        case .nonFinite(let p, let key, let index, let shape, let value):
+            // the element's index in the tensor's own dimensions, row-major
+            var rest = index, at = [Int](repeating: 0, count: shape.count)
+            for k in stride(from: shape.count - 1, through: 0, by: -1) where shape[k] > 0 {
+                at[k] = rest % shape[k]
+                rest /= shape[k]
+            }
+            return "\(p): \(key): weight \(value) at index \(at) of shape \(shape) is not finite (a checkpoint's weights must be finite numbers)"
+        case .notACheckpoint(let p, let d):
+            return "\(p): not a checkpoint: \(d)"
         }
     }
 }

@@ -62,7 +62,7 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
             return "\(p): corrupt image file: \(d)"
         case .tooLarge(let p, let w, let h):
             return "\(p): image of \(w)x\(h) pixels exceeds the limits (each side <= \(ImageLimits.maxSide), "
-                + "width*height <= \(ImageLimits.maxPixels)\(ImageLimits.maxPixels == 178_956_970 ? ", Pillow's decompression-bomb error threshold" : "")"
+                + "width*height <= \(ImageLimits.maxPixels)\(ImageLimits.maxPixels == 178_956_970 ? ", Pillow's decompression-bomb error threshold" : ""))"
         case .unsupportedVariant(let p, let d):
             return "\(p): unsupported image variant: \(d)"
         case .writeFailed(let p, let d):

@@ -82,7 +82,9 @@ enum SafetensorsReader {
             if numel == 0 {
                 t = Tensor(shape: e.shape, data: [])
             } else {
-                t = Tensor(shape: e.shape) { dst in e.dtype.convert(bytes.baseAddress!, count: numel, into: dst.baseAddress!) }
+                var bad: Int?
+                t = Tensor(shape: e.shape) { dst in bad = e.dtype.convert(bytes.baseAddress!, count: numel, into: dst.baseAddress!) }
+                if let i = bad { throw IOError.nonFinite(path, key: e.name, index: i, shape: e.shape, value: t.data[i]) }
             }
             out.names.append(e.name)
             out.tensors[e.name] = t

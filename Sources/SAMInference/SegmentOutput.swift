@@ -34,10 +34,13 @@ public enum SegmentOutput {
         let spec = PromptSpec(points: prompt.points.isEmpty ? nil : prompt.points.map { [Double($0.x), Double($0.y)] },
                               labels: prompt.points.isEmpty ? nil : prompt.labels,
                               box: prompt.box.map { [Double($0.x0), Double($0.y0), Double($0.x1), Double($0.y1)] }, multimask: multimask)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try enc.encode(Result(iou_predictions: pred.iouPredictions, masks: records, multimask: multimask, prompt: spec)),
-                             to: (dir as NSString).appendingPathComponent("result.json"))
+        let resultPath = (dir as NSString).appendingPathComponent("result.json")
+        for (k, v) in pred.iouPredictions.enumerated() where !v.isFinite {
+            JSONNumbers.warn("\(resultPath): iou_predictions[\(k)] is \(v), written as null (JSON has no \(v))")
+        }
+        let (json, _) = try JSONNumbers.encode(Result(iou_predictions: pred.iouPredictions, masks: records, multimask: multimask, prompt: spec),
+                                               formatting: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write(json, to: resultPath)
         let h5 = try HDF5File.create(path: (dir as NSString).appendingPathComponent("low_res_logits.h5"))
         try h5.write("low_res_logits", pred.lowResLogits)
         try h5.write("iou_predictions", Tensor(shape: [pred.iouPredictions.count], data: pred.iouPredictions))
@@ -54,6 +57,46 @@ public enum SegmentOutput {
         let o = canvas.image
         try ImageWriter.writePNG(path: (dir as NSString).appendingPathComponent("overlay.png"), width: o.width, height: o.height,
                                  channels: 3, pixels: o.pixels, fast: true)
+    }
+}
+
+/// JSON has no NaN or infinity: outputs write a non-finite number as `null` (with a warning), never fail on it.
+public enum JSONNumbers {
+    /// Where warnings go: stderr, as `warning: <file>: …` (a test or a server may redirect them).
+    nonisolated(unsafe) public static var warn: (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
+
+    /// What JSONEncoder writes for a non-finite Float or Double before it is turned into `null`: a string no output
+    /// of this package holds otherwise.
+    static let marker = "\"sam.non-finite.9d41c7\""
+
+    /// `value` as JSON with every non-finite Float and Double written as `null`, and how many there were.
+    public static func encode<T: Encodable>(_ value: T, formatting: JSONEncoder.OutputFormatting = []) throws -> (data: Data, nonFinite: Int) {
+        let enc = JSONEncoder()
+        enc.outputFormatting = formatting
+        let m = String(marker.dropFirst().dropLast())
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: m, negativeInfinity: m, nan: m)
+        let data = try enc.encode(value)
+        let needle = Array(marker.utf8), bytes = [UInt8](data)
+        guard let first = firstIndex(of: needle, in: bytes, from: 0) else { return (data, 0) }
+        var out: [UInt8] = Array(bytes[..<first]), n = 0, i = first
+        while let j = firstIndex(of: needle, in: bytes, from: i) {
+            out += bytes[i..<j]
+            out += Array("null".utf8)
+            n += 1
+            i = j + needle.count
+        }
+        out += bytes[i...]
+        return (Data(out), n)
+    }
+
+    private static func firstIndex(of needle: [UInt8], in hay: [UInt8], from start: Int) -> Int? {
+        guard hay.count >= needle.count, start <= hay.count - needle.count else { return nil }
+        var i = start
+        while i <= hay.count - needle.count {
+            if hay[i] == needle[0] && hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
+            i += 1
+        }
+        return nil
     }
 }
 

@@ -80,6 +80,24 @@ public final class WeightStore {
         }
     }
 
+    /// Compares a checkpoint's tensors with every key and shape a model of `config` takes, without building it (the
+    /// modules are walked with `.shapesOnly`, which allocates nothing sized by the configuration): throws
+    /// `ModelLoadError.keys` naming every missing, unexpected and mis-shaped key. Run before `Sam(config:weights:)`,
+    /// so that no tensor is allocated or read at a size the file did not back.
+    public static func check(_ tensors: [String: Tensor], against config: SAMConfig) throws {
+        let store = WeightStore(.shapesOnly)
+        _ = Sam(config: config, weights: store)
+        var seen = Set<String>(), missing: [String] = [], misshaped: [String] = []
+        for (key, shape) in store.requested where seen.insert(key).inserted {
+            guard let t = tensors[key] else { missing.append(key); continue }
+            if t.shape != shape { misshaped.append("\(key) (expected \(shape), found \(t.shape))") }
+        }
+        let unexpected = tensors.keys.filter { !seen.contains($0) }.sorted()
+        if !missing.isEmpty || !unexpected.isEmpty || !misshaped.isEmpty {
+            throw ModelLoadError.keys(missing: missing, unexpected: unexpected, misshaped: misshaped)
+        }
+    }
+
     /// Every parameter key of a model of this size with its shape (Meta's state-dict layout).
     public static func shapes(for config: SAMConfig) -> [String: [Int]] {
         let store = WeightStore(.shapesOnly)

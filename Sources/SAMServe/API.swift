@@ -32,7 +32,10 @@ public struct SegmentRequest: Codable, Sendable {
     public static func decode(_ data: Data) throws -> SegmentRequest {
         let obj: Any
         do { obj = try JSONSerialization.jsonObject(with: data) } catch {
-            throw ServeError.badRequest("body is not JSON: \(error.localizedDescription)")
+            // Foundation's own words on Linux are "The operation could not be completed": locate the fault ourselves
+            if let where_ = JSONSyntaxError.find(in: [UInt8](data)) { throw ServeError.badRequest("body is not JSON: \(where_)") }
+            let detail = (error as NSError).userInfo["NSDebugDescription"] as? String ?? "\(error)"
+            throw ServeError.badRequest("body is not JSON: \(detail)")
         }
         guard let dict = obj as? [String: Any] else { throw ServeError.badRequest("body must be a JSON object") }
         let unknown = dict.keys.filter { !keys.contains($0) }.sorted()

@@ -314,8 +314,11 @@ public final class SAMServer: Sendable {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: png)))
     }
 
-    func json<T: Encodable>(_ value: T) throws -> Response {
-        let data = try JSONEncoder().encode(value)
+    /// An answer as JSON; a non-finite number (an IoU of a model whose activations overflowed, a NaN mIoU read
+    /// from a CSV) is written as `null` and logged, never a 500.
+    func json<T: Encodable>(_ value: T, route: String = #function) throws -> Response {
+        let (data, nonFinite) = try JSONNumbers.encode(value)
+        if nonFinite > 0 { JSONNumbers.warn("sam serve: \(route): \(nonFinite) non-finite number(s) in the answer written as null") }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

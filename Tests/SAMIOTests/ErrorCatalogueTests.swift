@@ -1,8 +1,9 @@
-// The error catalogue (reports/robustness/bad_inputs.md, README "Errors and exit codes"): one test per error type of
+// The error catalogue (reports/robustness/README.md, "Error catalogue"; README "Errors and exit codes"): one test per error type of
 // SAMIO, each from a real bad input, asserting that the one-line message names the file and the key, value or
 // structure at fault — the message `sam` prints before exiting with status 3.
 import Foundation
 import SAMTensor
+import SAMTestSupport
 import XCTest
 @testable import SAMIO
 
@@ -70,12 +71,56 @@ final class ErrorCatalogueTests: XCTestCase {
     }
 
     func testTooLargeNamesTheClaimedSize() throws {
-        let path = dir + "/huge_header.safetensors"
-        var bytes = withUnsafeBytes(of: UInt64(1_000_000_000_000).littleEndian) { Array($0) }
-        bytes += Array("{}".utf8)
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        assertMessage(try CheckpointReader.read(path: path), [path, "too large", "1000000000000"]) {
+        // a safetensors entry of 65536 × 65536 elements whose data_offsets span nothing: refused on its shape
+        let path = dir + "/huge_tensor.safetensors"
+        var header = Data(#"{"w":{"dtype":"F32","shape":[65536,65536],"data_offsets":[0,0]}}"#.utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        var bytes = Data()
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(header)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        assertMessage(try CheckpointReader.read(path: path), [path, "too large", "'w'", "[65536, 65536]"]) {
             if case IOError.tooLarge = $0 { return true } else { return false }
+        }
+    }
+
+    /// A NaN in a float16 `.pth` storage (0x7E00 over the first element of tiny_module_fp16.pth's first storage):
+    /// refused while it is widened, naming the file, the tensor and the element.
+    func testNonFiniteNamesTheTensorAndTheElement() throws {
+        var zip = try Data(contentsOf: URL(fileURLWithPath: CheckpointFixtures.path("tiny_module_fp16.pth")))
+        let off = try XCTUnwrap(CheckpointWriter.storedEntryOffset(in: zip, nameEndingWith: "/data/0"))
+        zip.replaceSubrange(off..<(off + 2), with: [0x00, 0x7E])
+        let path = dir + "/nan_fp16.pth"
+        try zip.write(to: URL(fileURLWithPath: path))
+        assertMessage(try CheckpointReader.read(path: path), [path + ": ", ": weight nan at index [0", "is not finite"]) {
+            if case IOError.nonFinite(_, _, index: 0, _, let v) = $0 { return v.isNaN } else { return false }
+        }
+        // an infinity in a float32 safetensors file
+        let st = dir + "/inf.safetensors"
+        try CheckpointWriter.writeSafetensors(["a.weight": Tensor(shape: [2, 3], data: [0, 1, 2, 3, .infinity, 5])], to: st)
+        assertMessage(try CheckpointReader.read(path: st),
+                      ["\(st): a.weight: weight inf at index [1, 1] of shape [2, 3] is not finite (a checkpoint's weights must be finite numbers)"]) {
+            if case IOError.nonFinite(_, key: "a.weight", index: 4, shape: [2, 3], _) = $0 { return true } else { return false }
+        }
+    }
+
+    /// A text file named .pth: neither format, said as such with the file's first bytes, instead of a "safetensors
+    /// header length" made of its first eight letters.
+    func testNotACheckpointSaysWhatTheFileIsNot() throws {
+        let path = dir + "/notes.pth"
+        try Data("This is a README, not weights.\n".utf8).write(to: URL(fileURLWithPath: path))
+        assertMessage(try CheckpointReader.read(path: path),
+                      ["\(path): not a checkpoint: neither a PyTorch zip checkpoint (no zip signature PK\\x03\\x04 at byte 0) nor safetensors "
+                       + "(its first 8 bytes, read as a header length, give 2338328219631577172, over that format's 100000000-byte limit); "
+                       + "the file begins \"This is a README\""]) {
+            if case IOError.notACheckpoint = $0 { return true } else { return false }
+        }
+        // eight bytes announcing a header that is not JSON
+        let odd = dir + "/odd.pth"
+        try Data([4, 0, 0, 0, 0, 0, 0, 0] + Array("abcd".utf8)).write(to: URL(fileURLWithPath: odd))
+        assertMessage(try CheckpointReader.read(path: odd), [odd, "nor safetensors (the header after the 8-byte length does not start with '{')",
+                                                             "begins \"\\x04\\x00"]) {
+            if case IOError.notACheckpoint = $0 { return true } else { return false }
         }
     }
 
@@ -126,8 +171,18 @@ final class ErrorCatalogueTests: XCTestCase {
 
     func testTooLargeImageNamesTheClaimedSize() {
         let path = images + "/bad/huge_100000x100000.png"
-        assertMessage(try ImageReader.readRGB(path: path), [path, "100000x100000", "exceeds the limits"]) {
+        assertMessage(try ImageReader.readRGB(path: path), [path, "100000x100000", "exceeds the limits",
+                                                            "Pillow's decompression-bomb error threshold)"]) {
             if case ImageError.tooLarge = $0 { return true } else { return false }
+        }
+        // the message `sam serve` answers 413 with: every parenthesis closed, at the default limit and another
+        for limit in [ImageLimits.maxPixels, 1 << 20] {
+            let saved = ImageLimits.maxPixels
+            ImageLimits.maxPixels = limit
+            defer { ImageLimits.maxPixels = saved }
+            let m = ImageError.tooLarge("x.png", width: 100_000, height: 100_000).description
+            XCTAssertEqual(m.filter { $0 == "(" }.count, m.filter { $0 == ")" }.count, m)
+            XCTAssertTrue(m.hasSuffix(")"), m)
         }
     }
 

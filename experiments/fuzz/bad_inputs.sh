@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# Error catalogue: runs the release `sam` on ≥ 30 kinds of bad input and writes reports/robustness/bad_inputs.md
-# with each case's exit status and exact stderr. Rerun: experiments/fuzz/bad_inputs.sh [path/to/sam]
-# Needs python3 with torch, numpy, h5py (to make the broken checkpoints and files) and the bundled demo data.
+# Error catalogue: runs the release `sam` on ≥ 30 kinds of bad input and writes the catalogue section of
+# reports/robustness/README.md (between its "bad-inputs" markers) with each case's exit status and exact stderr.
+# Rerun: experiments/fuzz/bad_inputs.sh [path/to/sam]   (default .build/release/sam)
+# Needs python3 with numpy, h5py and Pillow (images, HDF5 files); the broken checkpoints are made from the bundled
+# demo checkpoint by experiments/fuzz/pth_tools.py (standard library: no torch needed, no pickle executed).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-SAM=$(realpath "${1:-.build-fuzz/release/sam}")
-OUT=${OUT:-reports/robustness/bad_inputs.md}
+SAM=$(realpath "${1:-.build/release/sam}")
+README=${README:-reports/robustness/README.md}
+OUT=$(mktemp /tmp/sam-bad-table-XXXXXX)
 T=$(mktemp -d /tmp/sam-bad-XXXXXX)
-trap 'rm -rf "$T"' EXIT
+trap 'rm -rf "$T" "$OUT" "$OUT.tmp"' EXIT
 CK=notebooks-data/demo/sam_demo_tiny_fp16.pth
 FX=Tests/SAMIOTests/Fixtures
 IMG=$T/img.png
 
-python3 - "$T" "$CK" <<'PY'
-import sys, os, json, zipfile, numpy as np, torch, h5py
+PYTHONPATH=experiments/fuzz python3 - "$T" "$CK" <<'PY'
+import sys, os, json, struct, collections, numpy as np, h5py
 from PIL import Image
+import pth_tools as pt
 t, ck = sys.argv[1], sys.argv[2]
 Image.fromarray(np.full((48, 64, 3), 90, np.uint8)).save(f"{t}/img.png")
 Image.fromarray(np.zeros((48, 64), np.uint8)).save(f"{t}/mask_zero.png")
@@ -25,15 +29,26 @@ open(f"{t}/png_named.h5", "wb").write(open(f"{t}/img.png", "rb").read())
 open(f"{t}/empty.png", "wb").close()
 d = open(ck, "rb").read()
 open(f"{t}/truncated.pth", "wb").write(d[: len(d) // 2])
-sd = torch.load(ck, map_location="cpu")
-k0 = next(iter(sd))
-extra = dict(sd); extra["image_encoder.extra_layer.weight"] = torch.zeros(3)
-torch.save(extra, f"{t}/unknown_key.pth")
-wrong = dict(sd); k = "mask_decoder.iou_prediction_head.layers.0.weight"
-wrong[k] = wrong[k][:, :-1].clone(); torch.save(wrong, f"{t}/wrong_shape.pth")
-missing = dict(sd); del missing[k]; torch.save(missing, f"{t}/missing_key.pth")
-torch.save({"w": torch.zeros(2)}, f"{t}/legacy.pth", _use_new_zipfile_serialization=False)
-int_sd = {"w": torch.zeros(2, dtype=torch.int64)}; torch.save(int_sd, f"{t}/int64.pth")
+sd = pt.read(ck)
+def save(tensors, name): pt.write(collections.OrderedDict(tensors), f"{t}/{name}")
+extra = dict(sd); extra["image_encoder.extra_layer.weight"] = pt.Tensor.contiguous("HalfStorage", [0, 0, 0], [3])
+save(extra, "unknown_key.pth")
+k = "mask_decoder.iou_prediction_head.layers.0.weight"
+wrong = dict(sd); w = sd[k]  # [:, :-1]: the same storage, one column fewer, rows keep their stride
+wrong[k] = pt.Tensor(w.dtype, w.key, w.data, w.offset, (w.size[0], w.size[1] - 1), w.stride); save(wrong, "wrong_shape.pth")
+missing = dict(sd); del missing[k]; save(missing, "missing_key.pth")
+# torch.save(..., _use_new_zipfile_serialization=False) begins with PROTO 2 and the LONG1 magic number
+open(f"{t}/legacy.pth", "wb").write(b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.")
+save({"w": pt.Tensor.contiguous("LongStorage", [0, 0], [2])}, "int64.pth")
+# image_encoder.neck.0.weight = torch.tensor(1.0): a scalar view of a one-element storage
+scalar = dict(sd); scalar["image_encoder.neck.0.weight"] = pt.Tensor.contiguous("HalfStorage", [1.0], [])
+save(scalar, "scalar_neck.pth")
+# a NaN in one weight: element 5 of image_encoder.blocks.1.mlp.lin2.bias (its storage rewritten, same size)
+nan = dict(sd); b = sd["image_encoder.blocks.1.mlp.lin2.bias"]
+vals = list(struct.unpack("<%de" % (len(b.data) // 2), b.data)); vals[b.offset + 5] = float("nan")
+nan["image_encoder.blocks.1.mlp.lin2.bias"] = pt.Tensor(b.dtype, b.key, struct.pack("<%de" % len(vals), *vals), b.offset, b.size, b.stride)
+save(nan, "nan_weight.pth")
+open(f"{t}/notes.pth", "w").write("These are my notes about the model, not its weights.\n")
 open(f"{t}/huge_header.safetensors", "wb").write((10**12).to_bytes(8, "little") + b"{}")
 open(f"{t}/not_json.safetensors", "wb").write((4).to_bytes(8, "little") + b"{abc")
 # prompts
@@ -50,7 +65,7 @@ with h5py.File(f"{t}/logits_64.h5", "w") as f:
 with h5py.File(f"{t}/not_embedding.h5", "w") as f:
     f.create_dataset("x", data=np.zeros(3, np.float32))
 # data sets
-for name, mh in [("ds_mismatch", 40), ("ds_empty", 48)]:
+for name, mh in [("ds_mismatch", 40), ("ds_empty", 48), ("ds_ok", 48)]:
     os.makedirs(f"{t}/{name}/images"); os.makedirs(f"{t}/{name}/masks")
     Image.fromarray(np.full((48, 64, 3), 90, np.uint8)).save(f"{t}/{name}/images/a.png")
     Image.fromarray(np.zeros((mh, 64), np.uint8) if name == "ds_empty" else np.full((mh, 64), 255, np.uint8)).save(f"{t}/{name}/masks/a.png")
@@ -69,8 +84,6 @@ cp "$IMG" "$T/coco_images_img.png" 2>/dev/null
 
 n=0
 {
-echo "# Bad inputs: what \`sam\` says and its exit status"
-echo
 echo "Produced by \`experiments/fuzz/bad_inputs.sh\` with \`$(basename "$SAM")\` (release build) on $(date -u +%F). Temporary"
 echo "paths are shown as \`\$T\`. Exit status: 0 success, 1 a comparison failed, 64 bad command line (ArgumentParser), 3 bad input."
 echo
@@ -111,6 +124,11 @@ seg "int64 tensor" "$T/int64.pth" "$IMG" "${P[@]}"
 seg "unknown key" "$T/unknown_key.pth" "$IMG" "${P[@]}"
 seg "missing key" "$T/missing_key.pth" "$IMG" "${P[@]}"
 seg "wrong shape" "$T/wrong_shape.pth" "$IMG" "${P[@]}"
+seg "scalar in place of a weight (neck.0.weight = torch.tensor(1.0))" "$T/scalar_neck.pth" "$IMG" "${P[@]}"
+run "scalar in place of a weight, verify" verify --checkpoint "$T/scalar_neck.pth" --dump "$ROOT/Tests/Fixtures/segment/demo_tiny_teddy.h5"
+seg "NaN in a weight" "$T/nan_weight.pth" "$IMG" "${P[@]}"
+run "NaN in a weight, eval" eval --checkpoint "$T/nan_weight.pth" --dataset "$T/ds_ok" --prompt box --out "$T/eval_nan.csv"
+seg "text file named .pth" "$T/notes.pth" "$IMG" "${P[@]}"
 seg "not a checkpoint (a module's state)" "$ROOT/$FX/checkpoints/tiny_module_fp32.pth" "$IMG" "${P[@]}"
 seg "safetensors huge header length" "$T/huge_header.safetensors" "$IMG" "${P[@]}"
 seg "safetensors header not JSON" "$T/not_json.safetensors" "$IMG" "${P[@]}"
@@ -163,5 +181,14 @@ run "missing required option" segment --checkpoint "$C" --point 1,1 --out "$T/o"
 run "unknown subcommand" segmnet --checkpoint "$C"
 run "unknown --model-type" bench --model-type vit_z --runs 1
 run "verify with a missing dump" verify --checkpoint "$C" --dump "$T/nope.h5"
-mv "$OUT.tmp" "$OUT"
-echo "wrote $OUT ($n cases)" >&2
+# the table replaces what lies between the README's markers
+python3 - "$README" "$OUT.tmp" <<'PY'
+import sys
+readme, table = sys.argv[1], open(sys.argv[2]).read()
+text = open(readme).read()
+begin, end = "<!-- bad-inputs:begin (experiments/fuzz/bad_inputs.sh) -->", "<!-- bad-inputs:end -->"
+i, j = text.index(begin) + len(begin), text.index(end)
+open(readme + ".tmp", "w").write(text[:i] + "\n" + table + text[j:])
+PY
+mv "$README.tmp" "$README"
+echo "wrote the catalogue section of $README ($n cases)" >&2

@@ -2,7 +2,8 @@
 # Runs every fuzz target for N executions (default 100000) and prints a Markdown table:
 # parser, executions, crashes, hangs, out-of-memory, seconds. Usage: experiments/fuzz/run.sh [N] [target ...]
 # Needs experiments/fuzz/samfuzz (build.sh). Limits per input: 10 s (-timeout, a hang), 2 GiB per allocation
-# (-malloc_limit_mb) and 4 GiB RSS. Findings go to experiments/fuzz/findings/, logs to experiments/fuzz/logs/.
+# (-malloc_limit_mb) and 4 GiB RSS; inputs up to 16 KiB, 128 KiB for pth/safetensors (whole-model seeds, MAXLEN
+# overrides). Findings go to experiments/fuzz/findings/, logs to experiments/fuzz/logs/.
 set -uo pipefail
 cd "$(dirname "$0")"
 N=${1:-100000}; shift || true
@@ -16,9 +17,12 @@ for t in "${targets[@]}"; do
     seeds=corpus/$t
     [[ $t == rle-amg ]] && seeds=corpus/rle
     mkdir -p work/$t
+    # checkpoints run through the loader and a forward pass: their seeds are whole models (micro_sam_*: 30-60 KB)
+    maxlen=${MAXLEN:-16384}
+    [[ $t == pth || $t == safetensors ]] && maxlen=${MAXLEN:-131072}
     start=$(date +%s.%N)
     SAMFUZZ_TARGET=$t SAMFUZZ_TMP=${SAMFUZZ_TMP:-/dev/shm} ./samfuzz work/$t $seeds -runs=$N -timeout=10 \
-        -rss_limit_mb=4096 -malloc_limit_mb=2048 -max_len=${MAXLEN:-16384} -print_final_stats=1 \
+        -rss_limit_mb=4096 -malloc_limit_mb=2048 -max_len=$maxlen -print_final_stats=1 \
         -artifact_prefix=findings/$t- > logs/$t.log 2>&1
     rc=$?
     end=$(date +%s.%N)

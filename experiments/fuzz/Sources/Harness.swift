@@ -1,12 +1,14 @@
-// libFuzzer entry point for every SAMSwift parser; the target is chosen by $SAMFUZZ_TARGET (see ../run.sh).
+// libFuzzer entry point for every SAMSwift parser; the target is chosen by $SAMFUZZ_TARGET (see ../run.sh). The
+// checkpoint targets go on through the loader and the first forward pass of the model they describe.
 // Built by build.sh with -sanitize=fuzzer,address against the debug (bounds- and overflow-checked) modules.
-// A Swift error thrown by a parser is the expected outcome for bad input; a trap, a sanitizer report, a hang
+// A Swift error thrown by a parser or the loader is the expected outcome for bad input; a trap, a sanitizer report, a hang
 // (-timeout) or an allocation over -malloc_limit_mb is a finding.
 import Foundation
 @testable import SAMIO
 @testable import SAMEval
 @testable import SAMInference
 import SAMTensor
+import SAMModel
 
 let target = ProcessInfo.processInfo.environment["SAMFUZZ_TARGET"] ?? "pth"
 let scratch: String = {
@@ -38,12 +40,31 @@ func decodeObjects(_ d: Dataset) {
     }
 }
 
+/// The first forward pass of a loaded model: encoder on a 12×9 image, then one point and one box prompt through the
+/// prompt encoder and decoder. Only small models run it (image side ≤ 256, ≤ 2 M values: a seed's size, far below
+/// what the real loader accepts), so the fuzzer keeps its speed; larger ones stop after weight assignment.
+let maxForwardImageSize = 256
+let maxForwardParameters = 2 << 20
+func forward(_ model: Sam) {
+    let c = model.config
+    guard c.imageSize <= maxForwardImageSize, c.parameterCount <= maxForwardParameters else { return }
+    let predictor = SamPredictor(model: model)
+    var px = [UInt8](repeating: 0, count: 12 * 9 * 3)
+    for i in px.indices { px[i] = UInt8(truncatingIfNeeded: i &* 37) }
+    predictor.setImage(RGBImage(width: 12, height: 9, pixels: px))
+    _ = try? predictor.predict(Prompt(points: [(3, 4)], labels: [1]), multimaskOutput: true)
+    _ = try? predictor.predict(Prompt(box: (1, 1, 10, 7)), multimaskOutput: false)
+}
+
 func runOne(_ buf: UnsafeBufferPointer<UInt8>) {
     switch target {
     case "pth", "safetensors":
+        // reader → loader (size inference, bounds, key and shape check, weight assignment) → first forward pass, so
+        // well-formed files with hostile shapes and values are fuzzed too, not only the parsers.
         let p = scratch + "/ckpt"
         writeInput(buf, p)
-        if let f = try? CheckpointReader.read(path: p) { _ = f.names.count }
+        guard let model = try? SamLoader.load(checkpoint: p) else { return }
+        forward(model)
     case "png", "jpeg", "bmp", "image":
         let bytes = Array(buf)
         // Images over 1 M pixels are refused by the header check (the same code path as the real 178 M-pixel
