@@ -4,6 +4,7 @@ import Foundation
 @testable import SAMInference
 import SAMIO
 import SAMTensor
+import SAMTestSupport
 import XCTest
 
 final class SegmentOutputNonFiniteTests: XCTestCase {

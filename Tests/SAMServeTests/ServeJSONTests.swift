@@ -32,7 +32,7 @@ final class ServeJSONTests: XCTestCase {
     }
 
     func testMalformedBodyIsAnsweredWithWhereItBroke() async throws {
-        let s = try await LiveServer(model: try TinyModel.model(), options: ServeOptions(images: nil, reports: nil, maxUploadBytes: 1 << 20, cacheSize: 1))
+        let s = try await LiveServer(model: try TestModels.tinyRandom(), options: ServeOptions(images: nil, reports: nil, maxUploadBytes: 1 << 20, cacheSize: 1))
         addTeardownBlock { s.stop() }
         let a = try await s.request("POST", "/api/segment", body: Data(#"{"upload": "x", "points": [[1, 2]"#.utf8))
         XCTAssertEqual(a.status, 400, a.text)
