@@ -11,7 +11,8 @@ struct Bench: ParsableCommand {
         abstract: "Time the image encoder and the prompt encoder + mask decoder (release build; median of N runs after one warm-up).",
         discussion: """
         Also measures this machine's sgemm rate on the encoder MLP's product (4096×768×3072, both cores, issued as the \
-        encoder issues it) and prints the encoder's GFLOP/s as a fraction of it (JSON: sgemm_gflops, \
+        encoder issues it) right before each timed encoder run, and prints the encoder's GFLOP/s as a fraction of it \
+        (the median over runs of each run against the rate measured just before it; JSON: sgemm_gflops, sgemm_runs, \
         encoder_roofline_fraction), and the OpenBLAS kernels in use (blas_core) with a notice when they are narrower \
         than the CPU's (blas_notice).
         """)
@@ -28,8 +29,7 @@ struct Bench: ParsableCommand {
             let t0 = Date()
             let m = try model.load()
             let loadSeconds = Date().timeIntervalSince(t0)
-            var r = Benchmark.run(model: m, runs: max(1, runs), batch: max(1, batch))
-            r.sgemmGFLOPS = Benchmark.sgemmRate()
+            let r = Benchmark.run(model: m, runs: max(1, runs), batch: max(1, batch), roofline: true)
             if json {
                 var obj = r.json
                 obj["model"] = model.label

@@ -3,6 +3,7 @@
 import Foundation
 import SAMIO
 import SAMTensor
+import SAMTestSupport
 import XCTest
 
 /// Fixture files made by `Fixtures/checkpoints/make_fixtures.py`, and the exact values it recorded in `expected.json`.
@@ -239,17 +240,9 @@ final class CheckpointReaderTests: XCTestCase {
 
     // MARK: - The shared demo checkpoints
 
-    private func sharedCheckpoint(_ name: String) throws -> String {
-        let p = CheckpointFixtures.packageRoot.appendingPathComponent("../shared/checkpoints/\(name)").standardizedFileURL.path
-        guard FileManager.default.fileExists(atPath: p) else {
-            throw XCTSkip("shared checkpoint \(p) is missing: skipping the real-checkpoint test")
-        }
-        return p
-    }
-
     func testSharedDemoCheckpointsAgree() throws {
-        let fp32 = try CheckpointReader.read(path: try sharedCheckpoint("sam_demo_tiny.pth"))
-        let fp16 = try CheckpointReader.read(path: try sharedCheckpoint("sam_demo_tiny_fp16.pth"))
+        let fp32 = try CheckpointReader.read(path: try Paths.requireShared("checkpoints/sam_demo_tiny.pth"))
+        let fp16 = try CheckpointReader.read(path: Paths.bundledDemoCheckpoint)
         XCTAssertEqual(fp32.names.count, 230)
         XCTAssertEqual(fp32.names, fp16.names)
         XCTAssertEqual(fp32.names.first, "image_encoder.pos_embed")

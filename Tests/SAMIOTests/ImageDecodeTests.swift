@@ -9,9 +9,6 @@ import XCTest
 
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .appendingPathComponent("Fixtures/images")
-/// `../shared/data` relative to the package root (this file is Tests/SAMIOTests/ImageDecodeTests.swift).
-private let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data")
 
 private struct Manifest: Decodable {
     struct Case: Decodable {
@@ -163,9 +160,7 @@ final class ImageDecodeTests: XCTestCase {
     /// and DAVIS mask 195 (values 0..4 and 255); SAM_IMAGE_FULL=1 checks all 1,362 files (about 4 minutes in a
     /// debug build, where SHA-256 dominates).
     func testSharedDataMatchesPillow() throws {
-        guard FileManager.default.fileExists(atPath: sharedData.path) else {
-            throw XCTSkip("../shared/data not found at \(sharedData.path): real-image checks skipped")
-        }
+        let sharedData = URL(fileURLWithPath: try Paths.requireShared("data"))
         let text = try String(contentsOf: fixtures.appendingPathComponent("shared_data_digests.tsv"), encoding: .utf8)
         let rows = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: "\t").map(String.init) }
         XCTAssertGreaterThan(rows.count, 1000)

@@ -11,8 +11,6 @@ import SAMIO
 
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .appendingPathComponent("Fixtures/resize")
-private let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data")
 
 private struct ResizeCases: Decodable {
     struct Synthetic: Decodable {
@@ -117,9 +115,7 @@ final class ResizeTests: XCTestCase {
     /// SAM's preprocessing of real images (decode with SAMIO, resize longest side to 1024 and 128) equals
     /// `np.array(torchvision resize(to_pil_image(image), target_size))`.
     func testRealImagesMatchTorchvision() throws {
-        guard FileManager.default.fileExists(atPath: sharedData.path) else {
-            throw XCTSkip("../shared/data not found at \(sharedData.path): real-image resize checks skipped")
-        }
+        let sharedData = URL(fileURLWithPath: try Paths.requireShared("data"))
         let cases = try loadCases()
         XCTAssertGreaterThanOrEqual(cases.real.count, 4)
         for c in cases.real {
