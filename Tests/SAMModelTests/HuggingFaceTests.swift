@@ -30,26 +30,6 @@ final class HuggingFaceTests: XCTestCase {
         }
     }
 
-    /// Writes float32 tensors as a safetensors file (header: JSON of dtype/shape/data_offsets, sorted keys).
-    func writeSafetensors(_ tensors: [String: Tensor], to url: URL) throws {
-        var entries: [String] = []
-        var payload = Data()
-        for name in tensors.keys.sorted() {
-            let t = tensors[name]!
-            let start = payload.count
-            t.data.withUnsafeBufferPointer { payload.append(Data(buffer: $0)) }  // little-endian hosts only
-            let shape = t.shape.map(String.init).joined(separator: ",")
-            entries.append("\"\(name)\":{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(start),\(payload.count)]}")
-        }
-        var header = Data(("{" + entries.joined(separator: ",") + "}").utf8)
-        while header.count % 8 != 0 { header.append(0x20) }
-        var out = Data()
-        withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(header)
-        out.append(payload)
-        try out.write(to: url)
-    }
-
     func temporaryFile(_ name: String) -> URL {
         FileManager.default.temporaryDirectory.appendingPathComponent("hftest-\(UUID().uuidString)-\(name).safetensors")
     }
@@ -166,7 +146,7 @@ final class HuggingFaceTests: XCTestCase {
             XCTAssertNotNil(t.removeValue(forKey: hfKey), "\(hfKey) is not in the fixture")
             let url = temporaryFile("missing")
             defer { try? FileManager.default.removeItem(at: url) }
-            try writeSafetensors(t, to: url)
+            try CheckpointWriter.writeSafetensors(t, to: url.path)
             let e = try XCTUnwrap(loadError { _ = try SamLoader.load(checkpoint: url.path) }, "no error without \(hfKey)")
             XCTAssertEqual(e, .keys(missing: [metaKey], unexpected: [], misshaped: []), "without \(hfKey)")
             XCTAssertTrue(e.description.contains("missing keys: \(metaKey)"), e.description)
@@ -178,7 +158,7 @@ final class HuggingFaceTests: XCTestCase {
         let hf = try hfTensors()
         let url = temporaryFile("roundtrip")
         defer { try? FileManager.default.removeItem(at: url) }
-        try writeSafetensors(hf, to: url)
+        try CheckpointWriter.writeSafetensors(hf, to: url.path)
         let back = try CheckpointReader.read(path: url.path).tensors
         XCTAssertEqual(Set(back.keys), Set(hf.keys))
         for (k, t) in hf { XCTAssertTrue(back[k].map { identical($0, t) } ?? false, k) }
