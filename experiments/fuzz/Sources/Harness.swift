@@ -113,6 +113,11 @@ func runOne(_ buf: UnsafeBufferPointer<UInt8>) {
         if let specs = try? PromptFile.read(path: p) {
             for (i, s) in specs.prefix(64).enumerated() { _ = try? s.prompt(file: p, index: i) }
         }
+        // the text syntax of --point / --box and the server's point= / box= (PromptSyntax), line by line
+        for line in String(decoding: buf, as: UTF8.self).split(separator: "\n").prefix(256) {
+            _ = PromptSyntax.point(String(line))
+            _ = PromptSyntax.box(String(line))
+        }
     case "hdf5":
         let p = scratch + "/dump.h5"
         writeInput(buf, p)
