@@ -12,12 +12,7 @@ import XCTest
 final class HostileCheckpointTests: XCTestCase {
     private var dir: String!
 
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "hostile-checkpoint-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+    override func setUpWithError() throws { dir = try temporaryFolder(self) }
 
     func tinyTensors() throws -> [String: Tensor] {
         try CheckpointReader.read(path: Paths.fixture("reference/tiny_random.pth")).tensors
