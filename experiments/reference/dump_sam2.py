@@ -2,7 +2,7 @@
 
 The SAM 2.1 counterpart of dump.py, with the same layout conventions.
 
-usage: dump_sam2.py --checkpoint X.pt --config t|s|b+|l [--override HYDRA_OVERRIDE ...] --image IMG
+usage: dump_sam2.py --checkpoint X.pt --config t|s|b+|l [--override-file F ...] [--override HYDRA_OVERRIDE ...] --image IMG
                     [--point x,y,label ...] [--box x0,y0,x1,y1]
                     [--mask-input FILE.h5 | --mask-input random] [--mask-index I|best] [--mask-seed S]
                     [--single-mask] [--modules REGEX] [--predict-only] [--max-bytes N] [--gzip] --out DUMP.h5
@@ -37,7 +37,9 @@ predict_only (int), multi_call_modules, skipped_modules, uncalled_modules (comma
 A module called more than once keeps its first call's output and is listed in multi_call_modules.
 --modules is a Python regex matched with re.search against the module path (default: all).
 --predict-only keeps only sam_prompt_encoder, sam_mask_decoder, sam_mask_decoder.transformer and /predictor.
---max-bytes skips any module output (and /predictor dataset) larger than N bytes as float32; listed in skipped_modules.
+--max-bytes skips any module output larger than N bytes as float32, and so do the diagnostic datasets
+(/inputs/input_image, /predictor/*, /outputs/object_score_logits, all_mask_logits, all_iou_predictions,
+singlemask_stability_score); skipped ones are listed in skipped_modules. The other /inputs and /outputs are always kept.
 """
 
 import argparse
@@ -120,6 +122,8 @@ def main():
     ap.add_argument("--config", required=True, choices=sorted(sam2_config.CONFIGS))
     ap.add_argument("--override", action="append", default=[],
                     help="Hydra override for build_sam2 (repeatable); must match the checkpoint's")
+    ap.add_argument("--override-file", action="append", default=[],
+                    help="a file of Hydra overrides, one a line (e.g. sam2_tiny_random.overrides); repeatable")
     ap.add_argument("--image", required=True)
     ap.add_argument("--point", action="append", default=[], metavar="x,y,label",
                     help="original pixel coordinates; label 1 positive, 0 negative; repeatable")
@@ -135,13 +139,14 @@ def main():
                     help=f"gzip level 4 on every dataset of at least {MIN_COMPRESS_BYTES} bytes")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    overrides = sam2_config.read_overrides(a.override_file, a.override)
 
     t_start = time.time()
-    model = sam2_config.build(a.config, a.override, checkpoint=a.checkpoint)
+    model = sam2_config.build(a.config, overrides, checkpoint=a.checkpoint)
     t_load = time.time() - t_start
     vers = sam2_config.versions()
     print(f"sam2 {vers['sam2_version']}: {vers['sam2_file']}, torch {vers['torch_version']}, "
-          f"model {sam2_config.config_file(a.config)}{' ' + ' '.join(a.override) if a.override else ''}")
+          f"model {sam2_config.config_file(a.config)}{f' + {len(overrides)} overrides' if overrides else ''}")
 
     image = np.array(Image.open(a.image).convert("RGB"))
     multimask = not a.single_mask
@@ -228,7 +233,7 @@ def main():
 
         inp = h5.create_group("inputs")
         dumper.write("inputs/image", image.astype(np.uint8))
-        dumper.write("inputs/input_image", captured["input_image"].astype(np.float32))
+        dumper.write_tensor("inputs/input_image", torch.from_numpy(captured["input_image"]))
         if point_coords is not None:
             dumper.write("inputs/point_coords", point_coords)
             dumper.write("inputs/point_labels", point_labels)
@@ -246,14 +251,14 @@ def main():
         dumper.write("outputs/iou_predictions", iou.astype(np.float32))
         dumper.write("outputs/low_res_logits", low_res.astype(np.float32))
         for k in ("object_score_logits", "all_mask_logits", "all_iou_predictions", "singlemask_stability_score"):
-            dumper.write(f"outputs/{k}", captured[k].astype(np.float32))
+            dumper.write_tensor(f"outputs/{k}", torch.from_numpy(captured[k]))  # under --max-bytes too
 
         multi = [n for n in names if dumper.calls.get(n, 0) > 1]
         uncalled = [n for n in names if dumper.calls.get(n, 0) == 0]
         h5.attrs["model_config"] = sam2_config.config_file(a.config)
         h5.attrs["config_size"] = a.config
-        h5.attrs["overrides"] = json.dumps(a.override)
-        h5.attrs["config"] = sam2_config.resolved_config_yaml(a.config, a.override)
+        h5.attrs["overrides"] = json.dumps(overrides)
+        h5.attrs["config"] = sam2_config.resolved_config_yaml(a.config, overrides)
         h5.attrs["checkpoint"] = os.path.basename(a.checkpoint)
         h5.attrs["image"] = os.path.basename(a.image)
         h5.attrs["torch_version"] = vers["torch_version"]

@@ -18,7 +18,7 @@ sine position encodings (PositionEmbeddingSine's cache) and RoPE tables (`freqs_
 from fixed formulas, not state-dict entries, so they cannot be (and need not be) randomised. The script checks that
 the state dict holds nothing but the parameters and that one buffer, and stops otherwise.
 
-usage: make_checkpoint_sam2.py --config t|s|b+|l --seed S --out X.pt [--override HYDRA_OVERRIDE ...]
+usage: make_checkpoint_sam2.py --config t|s|b+|l --seed S --out X.pt [--override-file F ...] [--override HYDRA_OVERRIDE ...]
 """
 
 import argparse
@@ -57,13 +57,16 @@ def main():
     ap.add_argument("--config", required=True, choices=sorted(sam2_config.CONFIGS))
     ap.add_argument("--override", action="append", default=[],
                     help="Hydra override for build_sam2 (repeatable), e.g. ++model.image_encoder.trunk.stages=[1,1,1,1]")
+    ap.add_argument("--override-file", action="append", default=[],
+                    help="a file of Hydra overrides, one a line (e.g. sam2_tiny_random.overrides); repeatable")
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    overrides = sam2_config.read_overrides(a.override_file, a.override)
 
     t0 = time.time()
     torch.manual_seed(a.seed)  # the constructor's own init (incl. the Fourier matrix buffer) is seeded too
-    model = sam2_config.build(a.config, a.override)
+    model = sam2_config.build(a.config, overrides)
     params = dict(model.named_parameters())
     extra = [k for k in model.state_dict() if k not in params and k not in KEPT_BUFFERS]
     if extra:
@@ -74,7 +77,7 @@ def main():
     torch.save({"model": sd}, a.out)
     n = sum(p.numel() for p in model.parameters())
     vers = sam2_config.versions()
-    print(f"sam2.1 {a.config}{' +overrides ' + ' '.join(a.override) if a.override else ''}: "
+    print(f"sam2.1 {a.config}{f' + {len(overrides)} overrides' if overrides else ''}: "
           f"{n:,} params ({n / 1e6:.2f} M), {len(sd)} tensors ({len(params)} parameters, {n_norm} of them norm "
           f"affines; buffers kept: {sorted(k for k in sd if k not in params)}) -> {a.out} "
           f"({os.path.getsize(a.out) / 1e6:.1f} MB) in {time.time() - t0:.1f} s; "

@@ -38,6 +38,15 @@ POSTPROCESSING_OVERRIDES = [
 ]
 
 
+def read_overrides(override_files=(), overrides=()):
+    """Override strings from files (one a line; blank lines and '#' comments ignored), then the single ones."""
+    out = []
+    for path in override_files or ():
+        with open(path) as f:
+            out += [ln.strip() for ln in f if ln.strip() and not ln.strip().startswith("#")]
+    return out + list(overrides or ())
+
+
 def config_file(size):
     if size not in CONFIGS:
         raise ValueError(f"unknown size {size!r}; known: {sorted(CONFIGS)}")
