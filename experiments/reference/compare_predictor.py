@@ -34,7 +34,7 @@ Per case: `agree` = the smallest, over the C masks, fraction of pixels on which 
 
   python experiments/reference/compare_predictor.py \
       --checkpoint ../shared/checkpoints/sam_demo_tiny.pth --checkpoint ../shared/checkpoints/sam_demo_small_fp16.pth \
-      --image ../shared/data/GrabCut/images/teddy.jpg ... [--sam .build-seg/release/sam] [--work /tmp/cmp] \
+      --image ../shared/data/GrabCut/images/teddy.jpg ... [--sam .build/release/sam] [--work /tmp/cmp] \
       [--markdown out.md] [--json out.json]
 
 Exit status 0 when every case passes, 1 otherwise.
@@ -172,7 +172,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", action="append", required=True)
     ap.add_argument("--image", action="append", required=True)
-    ap.add_argument("--sam", default=os.path.join(REPO, ".build-seg/release/sam"))
+    ap.add_argument("--sam", default=os.path.join(REPO, ".build/release/sam"))
     ap.add_argument("--work", default="/tmp/compare_predictor")
     ap.add_argument("--markdown", help="write the table here too")
     ap.add_argument("--json", help="write every row as JSON here")

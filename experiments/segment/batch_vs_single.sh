@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-[ -x "$SAM" ] || { echo "$SAM: build it with swift build -c release --scratch-path .build-seg --product sam" >&2; exit 2; }
+[ -x "$SAM" ] || { echo "$SAM: build it with swift build -c release --product sam" >&2; exit 2; }
 WORK=$(mktemp -d /tmp/batch_vs_single.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$OUT"
