@@ -131,3 +131,70 @@ public func upscaleCropResize(_ src: UnsafePointer<Float>, height h: Int, width 
         }
     }}}}
 }
+
+/// The taps of PyTorch's antialiased linear resampling of one axis from `inSize` to `outSize` (triangle filter
+/// widened by the scale when shrinking; exactly bilinear when growing): for output i, the first source index and its
+/// normalised weights. Float32 arithmetic with the double-precision intermediates of the C++ source
+/// (`(i + 0.5)` and `(j + xmin − center + 0.5)` are doubles there).
+/// ref: torch aten/src/ATen/native/cpu/UpSampleKernel.cpp (`_compute_indices_min_size_weights_aa`, `aa_filter`),
+/// as torch 2.15 runs it; checked against `F.interpolate(..., antialias=True)` in Tests/SAMTensorTests.
+func antialiasTaps(inSize: Int, outSize: Int) -> [(first: Int, weights: [Float])] {
+    let scale = Float(inSize) / Float(outSize)
+    let support: Float = scale >= 1 ? Float(1.0 * Double(scale)) : 1
+    let invscale: Float = scale >= 1 ? Float(1.0 / Double(scale)) : 1
+    return (0..<outSize).map { i in
+        let center = Float(Double(scale) * (Double(i) + 0.5))
+        let xmin = max(Int(Double(center - support) + 0.5), 0)
+        let xsize = min(Int(Double(center + support) + 0.5), inSize) - xmin
+        var w = [Float](repeating: 0, count: max(xsize, 0))
+        var total: Float = 0
+        for j in 0..<max(xsize, 0) {
+            let x = abs(Float((Double(Float(j + xmin) - center) + 0.5) * Double(invscale)))
+            w[j] = x < 1 ? 1 - x : 0
+            total += w[j]
+        }
+        if total != 0 { for j in w.indices { w[j] /= total } }
+        return (xmin, w)
+    }
+}
+
+/// PyTorch's `F.interpolate(x, size=(outH, outW), mode="bilinear", align_corners=False, antialias=True)` of an
+/// N×C×H×W tensor (torchvision's `resize(..., antialias=True)` on tensors, SAM 2's `SAM2Transforms`): separable, the
+/// width first, then the height; each output is w₀·x₀ + w₁·x₁ + … with fused multiply-adds after the first product.
+/// Equal to PyTorch when growing; when shrinking, within 1 ulp of it (1.8e-7 on values in [0, 1]).
+public func interpolateBilinearAntialias(_ x: Tensor, height outH: Int, width outW: Int) -> Tensor {
+    precondition(x.rank == 4, "interpolateBilinearAntialias: expected N×C×H×W, got \(x.shape)")
+    let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
+    let tx = antialiasTaps(inSize: w, outSize: outW), ty = antialiasTaps(inSize: h, outSize: outH)
+    return Tensor(shape: [x.shape[0], x.shape[1], outH, outW]) { out in
+        x.data.withUnsafeBufferPointer { src in
+            let s = src.baseAddress!, o = out.baseAddress!
+            parallelItems(planes) { p in
+                // the width pass into an H×outW plane, then the height pass into the output
+                let tmp = UnsafeMutablePointer<Float>.allocate(capacity: h * outW)
+                defer { tmp.deallocate() }
+                let plane = s + p * h * w
+                for r in 0..<h {
+                    let row = plane + r * w, dst = tmp + r * outW
+                    for (i, tap) in tx.enumerated() {
+                        guard !tap.weights.isEmpty else { dst[i] = 0; continue }
+                        var t = row[tap.first] * tap.weights[0]
+                        for j in 1..<tap.weights.count { t = t.addingProduct(row[tap.first + j], tap.weights[j]) }
+                        dst[i] = t
+                    }
+                }
+                let op = o + p * outH * outW
+                for (i, tap) in ty.enumerated() {
+                    let dst = op + i * outW
+                    guard !tap.weights.isEmpty else { dst.update(repeating: 0, count: outW); continue }
+                    let w0 = tap.weights[0], r0 = tmp + tap.first * outW
+                    for c in 0..<outW { dst[c] = r0[c] * w0 }
+                    for j in 1..<tap.weights.count {
+                        let wj = tap.weights[j], rj = tmp + (tap.first + j) * outW
+                        for c in 0..<outW { dst[c] = dst[c].addingProduct(rj[c], wj) }
+                    }
+                }
+            }
+        }
+    }
+}
