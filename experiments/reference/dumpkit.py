@@ -1,5 +1,6 @@
-"""What dump.py (segment_anything) and dump_sam2.py (sam2) share: the prompt options and their parsing, the forward
-hooks that write every module's output under its path, and the HDF5 writer with its size limit and compression."""
+"""What the reference scripts for segment_anything and sam2 share: every parameter randomised for test checkpoints
+(make_checkpoint.py, make_checkpoint_sam2.py); the prompt options and their parsing, the forward hooks that write every
+module's output under its path, and the HDF5 writer with its size limit and compression (dump.py, dump_sam2.py)."""
 
 import argparse
 import re
@@ -10,6 +11,26 @@ import numpy as np
 import torch
 
 MIN_COMPRESS_BYTES = 16384
+
+
+def randomize(model, seed, norm_types):
+    """Overwrites every parameter in registration order from torch.Generator(seed): the weights of `norm_types`
+    modules with 1 + N(0, 0.1), everything else (their biases too) with N(0, 0.02). Returns how many norm affine
+    parameters there are. Buffers are left to the caller."""
+    gen = torch.Generator().manual_seed(seed)
+    norm_params = set()
+    for mname, mod in model.named_modules():
+        if isinstance(mod, norm_types):
+            for pname, _ in mod.named_parameters(recurse=False):
+                norm_params.add(f"{mname}.{pname}" if mname else pname)
+    with torch.no_grad():
+        for name, p in model.named_parameters():  # registration order: deterministic
+            noise = torch.randn(p.shape, generator=gen, dtype=torch.float32)
+            if name in norm_params and name.endswith("weight"):
+                p.copy_(1.0 + 0.1 * noise)
+            else:
+                p.copy_(0.02 * noise)
+    return len(norm_params)
 
 
 def parse_floats(s, n):

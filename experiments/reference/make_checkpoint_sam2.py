@@ -31,25 +31,14 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sam2_config  # noqa: E402
 from sam2.modeling.sam2_utils import LayerNorm2d  # noqa: E402
+import dumpkit  # noqa: E402
 
 KEPT_BUFFERS = {"sam_prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"}
 
 
 def randomize(model, seed):
-    gen = torch.Generator().manual_seed(seed)
-    norm_params = set()
-    for mname, mod in model.named_modules():
-        if isinstance(mod, (torch.nn.LayerNorm, LayerNorm2d)):
-            for pname, _ in mod.named_parameters(recurse=False):
-                norm_params.add(f"{mname}.{pname}" if mname else pname)
-    with torch.no_grad():
-        for name, p in model.named_parameters():  # registration order: deterministic
-            noise = torch.randn(p.shape, generator=gen, dtype=torch.float32)
-            if name in norm_params and name.endswith("weight"):
-                p.copy_(1.0 + 0.1 * noise)
-            else:
-                p.copy_(0.02 * noise)
-    return len(norm_params)
+    """`dumpkit.randomize` with this package's norm layers."""
+    return dumpkit.randomize(model, seed, (torch.nn.LayerNorm, LayerNorm2d))
 
 
 def main():
