@@ -19,6 +19,8 @@ struct Ablate: ParsableCommand {
         try runReportingErrors {
             var c = try AblationConfig.load(path: config)
             if noModelSize { c.modelSize = false }
+            // evaluating or measuring model sizes runs the models
+            if !reportOnly || c.modelSize { ModelOptions.printBLASNotice() }
             let tty = isatty(2) != 0
             let report = try Ablation.run(config: c, reportOnly: reportOnly, log: { print($0) }) { p in
                 if tty { FileHandle.standardError.write(Data(("\r" + progressBar(p) + (p.done == p.total ? "\n" : "")).utf8)) }
