@@ -13,7 +13,7 @@ public struct BenchmarkResult {
     public var peakRSSBytes = 0
     /// Median-run-normalised seconds per stage (total over the timed runs ÷ runs), in first-seen order.
     public var stages: [(name: String, seconds: Double)] = []
-    /// The machine's own sgemm rate on the encoder's MLP shape (`Benchmark.sgemmRate`), GFLOP/s, measured right
+    /// The machine's own sgemm rate on the encoder's MLP shape (`Benchmark.SgemmProbe`), GFLOP/s, measured right
     /// before each timed encoder run (same order as `encoderSeconds`); empty when not measured.
     public var sgemmRuns: [Double] = []
 
@@ -84,28 +84,38 @@ public enum Benchmark {
     /// The encoder MLP's product (tokens × in × out of vit_b's lin1: 4096 × 768 × 3072), the yardstick of the roofline.
     public static let mlpShape = (m: 4096, k: 768, n: 3072, label: "4096×768×3072")
 
-    /// This machine's single-precision product rate in GFLOP/s on `mlpShape`, issued exactly as the encoder issues its
-    /// linear layers (`sgemm`, bands over the cores, x · Wᵀ): the median of `runs` products after one warm-up.
-    /// (Its products are not counted in `GEMMCounter`'s share of a stage: callers measure it outside timed stages.)
-    public static func sgemmRate(runs: Int = 7) -> Double {
-        let (m, k, n, _) = mlpShape
-        var rng = SplitMix64(seed: 1)
-        let a = (0..<(m * k)).map { _ in rng.nextFloat() - 0.5 }, b = (0..<(n * k)).map { _ in rng.nextFloat() - 0.5 }
-        var c = [Float](repeating: 0, count: m * n)
-        var times: [Double] = []
-        a.withUnsafeBufferPointer { ap in
-            b.withUnsafeBufferPointer { bp in
-                c.withUnsafeMutableBufferPointer { cp in
-                    for i in 0...max(1, runs) {
-                        let t = Date()
-                        sgemm(transB: true, m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: k,
-                              c: cp.baseAddress!, ldc: n)
-                        if i > 0 { times.append(Date().timeIntervalSince(t)) }
+    /// This machine's single-precision product rate on `mlpShape`, issued exactly as the encoder issues its linear
+    /// layers (`sgemm`, bands over the cores, x · Wᵀ); the operands are made once and reused for every measurement.
+    final class SgemmProbe {
+        let a: [Float], b: [Float]
+        var c: [Float]
+
+        init() {
+            let (m, k, n, _) = mlpShape
+            var rng = SplitMix64(seed: 1)
+            a = (0..<(m * k)).map { _ in rng.nextFloat() - 0.5 }
+            b = (0..<(n * k)).map { _ in rng.nextFloat() - 0.5 }
+            c = [Float](repeating: 0, count: m * n)
+        }
+
+        /// GFLOP/s: the median of `runs` products after one warm-up (they add to `GEMMCounter` like any product).
+        func rate(runs: Int) -> Double {
+            let (m, k, n, _) = mlpShape
+            var times: [Double] = []
+            a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        for i in 0...max(1, runs) {
+                            let t = Date()
+                            sgemm(transB: true, m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: k,
+                                  c: cp.baseAddress!, ldc: n)
+                            if i > 0 { times.append(Date().timeIntervalSince(t)) }
+                        }
                     }
                 }
             }
+            return 2 * Double(m * n * k) / 1e9 / BenchmarkResult.median(times)
         }
-        return 2 * Double(m * n * k) / 1e9 / BenchmarkResult.median(times)
     }
 
     /// Peak resident set size of this process in bytes (Linux: ru_maxrss is in KiB).
@@ -116,7 +126,7 @@ public enum Benchmark {
     }
 
     /// Times the encoder on a synthetic 1024-sided image and the prompt path on `batch` one-point prompts; with
-    /// `roofline`, measures `sgemmRate` right before each timed encoder run.
+    /// `roofline`, measures the sgemm rate (`SgemmProbe`) right before each timed encoder run.
     public static func run(model: Sam, runs: Int, batch: Int, roofline: Bool = false) -> BenchmarkResult {
         var r = BenchmarkResult()
         r.batch = batch
@@ -128,13 +138,10 @@ public enum Benchmark {
             }
         }
         let predictor = SamPredictor(model: model)
+        let probe = roofline ? SgemmProbe() : nil
         for i in 0...runs {
-            if i > 0 && roofline {
-                Profiler.enabled = false
-                r.sgemmRuns.append(sgemmRate(runs: 5))
-            }
-            if i >= 1 { Profiler.enabled = true }
-            if i == 1 { Profiler.reset() }
+            if i > 0, let probe { r.sgemmRuns.append(probe.rate(runs: 5)) }
+            if i == 1 { Profiler.reset(); Profiler.enabled = true }
             let f0 = GEMMCounter.flops
             let t = Date()
             predictor.setPreprocessed(input, originalSize: (s, s), inputSize: (s, s))

@@ -179,13 +179,8 @@ public enum Verifier {
     static func outputRows(_ pred: Prediction, _ c: DumpCase, prefix: String, tolerance: Double) -> [Comparison] {
         var rows: [Comparison] = []
         if let m = c.masks {
-            let ourShape = [pred.maskCount, pred.height, pred.width]
-            if m.shape != ourShape {
-                rows.append(Comparison(name: prefix + "outputs/masks", shape: ourShape, value: .nan, tolerance: Tolerance.maskAgreement,
-                                       passed: false, note: "shape mismatch: reference \(m.shape)"))
-            } else {
-                rows.append(maskRow(prefix + "outputs/masks", shape: ourShape, pred.masks, m.values))
-            }
+            rows.append(maskRow(prefix + "outputs/masks", shape: [pred.maskCount, pred.height, pred.width], pred.masks,
+                                referenceShape: m.shape, m.values))
         }
         if let iou = c.iou {
             var row = Comparison(name: prefix + "outputs/iou_predictions", ours: Tensor(shape: [pred.iouPredictions.count], data: pred.iouPredictions),
@@ -200,8 +195,12 @@ public enum Verifier {
         return rows
     }
 
-    /// Pixel agreement of two equally shaped 0/1 mask stacks as a row: passes at ≥ `Tolerance.maskAgreement`.
-    static func maskRow(_ name: String, shape: [Int], _ ours: [UInt8], _ reference: [UInt8]) -> Comparison {
+    /// Pixel agreement of two 0/1 mask stacks as a row: passes at ≥ `Tolerance.maskAgreement`; a shape mismatch fails.
+    static func maskRow(_ name: String, shape: [Int], _ ours: [UInt8], referenceShape: [Int], _ reference: [UInt8]) -> Comparison {
+        guard shape == referenceShape else {
+            return Comparison(name: name, shape: shape, value: .nan, tolerance: 1 - Tolerance.maskAgreement,
+                              passed: false, note: "shape mismatch: reference \(referenceShape)")
+        }
         let agree = zip(ours, reference).reduce(0) { $0 + (($1.0 != 0) == ($1.1 != 0) ? 1 : 0) }
         let frac = Double(agree) / Double(max(reference.count, 1))
         return Comparison(name: name, shape: shape, value: 1 - frac, tolerance: 1 - Tolerance.maskAgreement,
@@ -246,10 +245,7 @@ public enum Verifier {
             guard nb.contains(name) else { report.skipped.append(name); continue }
             if name == "outputs/masks" {
                 let ma = try fa.readUInt8(name), mb = try fb.readUInt8(name)
-                report.rows.append(ma.shape == mb.shape
-                    ? maskRow(name, shape: ma.shape, ma.values, mb.values)
-                    : Comparison(name: name, shape: ma.shape, value: .nan, tolerance: 1 - Tolerance.maskAgreement,
-                                 passed: false, note: "shape mismatch: reference \(mb.shape)"))
+                report.rows.append(maskRow(name, shape: ma.shape, ma.values, referenceShape: mb.shape, mb.values))
                 continue
             }
             report.rows.append(Comparison(name: name, ours: try fa.readTensor(name), reference: try fb.readTensor(name), tolerance: tolerance))

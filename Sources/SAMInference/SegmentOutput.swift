@@ -75,28 +75,15 @@ public enum JSONNumbers {
         enc.outputFormatting = formatting
         let m = String(marker.dropFirst().dropLast())
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: m, negativeInfinity: m, nan: m)
-        let data = try enc.encode(value)
-        let needle = Array(marker.utf8), bytes = [UInt8](data)
-        guard let first = firstIndex(of: needle, in: bytes, from: 0) else { return (data, 0) }
-        var out: [UInt8] = Array(bytes[..<first]), n = 0, i = first
-        while let j = firstIndex(of: needle, in: bytes, from: i) {
-            out += bytes[i..<j]
-            out += Array("null".utf8)
+        var data = try enc.encode(value), n = 0
+        let needle = Data(marker.utf8), null = Data("null".utf8)
+        var from = data.startIndex
+        while let r = data.range(of: needle, in: from..<data.endIndex) {
+            data.replaceSubrange(r, with: null)
+            from = r.lowerBound + null.count
             n += 1
-            i = j + needle.count
         }
-        out += bytes[i...]
-        return (Data(out), n)
-    }
-
-    private static func firstIndex(of needle: [UInt8], in hay: [UInt8], from start: Int) -> Int? {
-        guard hay.count >= needle.count, start <= hay.count - needle.count else { return nil }
-        var i = start
-        while i <= hay.count - needle.count {
-            if hay[i] == needle[0] && hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
-            i += 1
-        }
-        return nil
+        return (data, n)
     }
 }
 

@@ -33,8 +33,6 @@ public struct ServeOptions: Sendable {
     }
 }
 
-/// Image extensions listed by GET /api/images (the readers find the format from the bytes, not the name).
-let imageExtensions = ImageFolder.extensions
 /// Largest JSON body accepted by POST /api/segment and /api/embed.
 let maxJSONBytes = 1 << 20
 
@@ -114,7 +112,8 @@ public final class SAMServer: Sendable {
 
     func listImages() throws -> Response {
         guard let root = imagesRoot else { return try json(["images": [String]()]) }
-        return try json(["images": root.list(extensions: imageExtensions)])
+        // image extensions only: the readers find the format from the bytes, not the name
+        return try json(["images": root.list(extensions: ImageFolder.extensions)])
     }
 
     /// The image a request names, as a cache key and a decoder.
