@@ -78,12 +78,7 @@ def main():
         handles.append(sam.image_encoder.register_forward_pre_hook(capture_input))
 
         predictor = SamPredictor(sam)
-        t0 = time.time()
-        predictor.set_image(image)
-        t_encode = time.time() - t0
-        t0 = time.time()
-        masks, iou, low_res = prompt.predict(predictor)
-        t_predict = time.time() - t0
+        masks, iou, low_res, t_encode, t_predict = prompt.run(predictor, image)
         for h in handles:
             h.remove()
 

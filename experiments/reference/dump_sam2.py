@@ -117,12 +117,7 @@ def main():
         decoder.predict_masks = predict_masks_capturing
 
         predictor = SAM2ImagePredictor(model)
-        t0 = time.time()
-        predictor.set_image(image)
-        t_encode = time.time() - t0
-        t0 = time.time()
-        masks, iou, low_res = prompt.predict(predictor)
-        t_predict = time.time() - t0
+        masks, iou, low_res, t_encode, t_predict = prompt.run(predictor, image)
         for h in handles:
             h.remove()
         del decoder.predict_masks
