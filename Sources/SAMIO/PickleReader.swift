@@ -100,8 +100,15 @@ struct PickleReader {
     static func readTensorDict(path: String, bytes: UnsafeRawBufferPointer) throws -> [(String, PickleTensor)] {
         var reader = PickleReader(path: path, bytes: bytes)
         let top = try reader.run()
-        guard case .dict(let d) = top else {
+        guard case .dict(var d) = top else {
             throw IOError.corrupt(path, "checkpoint pickle's top level is a \(top.kind), not a dict of tensors")
+        }
+        // SAM 2's layout, `torch.save({"model": state_dict})` (training files add "optimizer", "epoch", ...: the
+        // state dict under "model" is what a model loads; the other entries are not read)
+        // ref: sam2/build_sam.py@1.1.0 (_load_checkpoint: torch.load(ckpt_path)["model"])
+        if let i = d.keys.firstIndex(where: { if case .string("model") = $0 { return true } else { return false } }),
+           case .dict(let inner) = d.values[i] {
+            d = inner
         }
         var out: [(String, PickleTensor)] = []
         out.reserveCapacity(d.keys.count)

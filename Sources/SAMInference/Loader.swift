@@ -69,3 +69,83 @@ public struct CheckpointMismatch: Error, CustomStringConvertible, Equatable {
         return "\(path): \(problem)"
     }
 }
+
+/// A model of either family, as a checkpoint gives it.
+public enum AnyModel {
+    case sam(Sam)
+    case sam2(SAM2Model)
+
+    /// The preset name of its size, or "custom" (v1: vit_b…; SAM 2: sam2.1_hiera_t…).
+    public var sizeName: String {
+        switch self {
+        case .sam(let m): return m.config.presetName ?? "custom"
+        case .sam2(let m): return m.config.presetName ?? "sam2.1 custom"
+        }
+    }
+
+    public var parameterCount: Int {
+        switch self {
+        case .sam(let m): return m.config.parameterCount
+        case .sam2(let m): return m.config.parameterCount
+        }
+    }
+
+    public var fingerprint: String {
+        switch self {
+        case .sam(let m): return m.fingerprint
+        case .sam2(let m): return m.fingerprint
+        }
+    }
+}
+
+/// A checkpoint that is neither a SAM 2 nor a SAM v1 model.
+public struct UnknownModelFile: Error, CustomStringConvertible, Equatable {
+    public let path: String
+    public var description: String {
+        "\(path): neither a SAM 2 checkpoint (no image_encoder.trunk.patch_embed.proj.weight) nor a SAM v1 one "
+            + "(no image_encoder.patch_embed.proj.weight)"
+    }
+}
+
+public enum ModelLoader {
+    /// Loads either family from a checkpoint, told apart by its keys: SAM 2 (`image_encoder.trunk.*`, the official
+    /// `{"model": state_dict}` files) or v1 (Meta's or Hugging Face's keys). `v1Config` / `sam2Config` fix the size.
+    public static func load(checkpoint path: String, v1Config: SAMConfig? = nil, sam2Config: SAM2Config? = nil) throws -> AnyModel {
+        let file = try CheckpointReader.read(path: path)
+        if SAM2Config.isSAM2(file.tensors) {
+            if v1Config != nil { throw InputError(path, "a SAM 2 checkpoint, but a SAM v1 model type was given") }
+            return .sam2(try SAM2Loader.build(tensors: file.tensors, path: path, config: sam2Config))
+        }
+        let v1 = HFKeys.isHuggingFace(file.tensors) || file.tensors["image_encoder.patch_embed.proj.weight"] != nil
+        guard v1 else { throw UnknownModelFile(path: path) }
+        if sam2Config != nil { throw InputError(path, "a SAM v1 checkpoint, but a SAM 2 model type was given") }
+        return .sam(try SamLoader.load(checkpoint: path, config: v1Config))
+    }
+}
+
+public enum SAM2Loader {
+    /// Reads a SAM 2 checkpoint (`{"model": state_dict}` or a bare state dict, .pt/.pth or .safetensors) and builds
+    /// the image model, inferring its size unless `config` is given. Strict: every missing, unexpected or
+    /// mis-shaped key is named, the video-only weights included.
+    public static func load(checkpoint path: String, config: SAM2Config? = nil) throws -> SAM2Model {
+        try build(tensors: try CheckpointReader.read(path: path).tensors, path: path, config: config)
+    }
+
+    static func build(tensors: [String: Tensor], path: String, config: SAM2Config?) throws -> SAM2Model {
+        let model: SAM2Model
+        do {
+            model = try SAM2Model(tensors: tensors, config: config)
+        } catch let e as ModelLoadError {
+            throw CheckpointMismatch(path: path, problem: e)
+        }
+        model.fingerprint = SamLoader.fingerprint(tensors)
+        return model
+    }
+
+    /// A model of the given size with seeded random weights (benchmarks without a checkpoint).
+    public static func random(config: SAM2Config, seed: UInt64 = 0) -> SAM2Model {
+        let m = SAM2Model(config: config, weights: WeightStore(.random(seed: seed)))
+        m.fingerprint = "random:\(config.presetName ?? "sam2.1 custom"):\(seed)"
+        return m
+    }
+}

@@ -31,6 +31,8 @@ public struct Prediction: Sendable {
     public var iouPredictions: [Float]
     /// C×M×M logits (M = 256 for 1024 inputs), to feed back as mask input.
     public var lowResLogits: Tensor
+    /// SAM 2: the decoder's object-score logit (> 0: an object is present); nil for v1.
+    public var objectScoreLogit: Float? = nil
 
     /// Mask k as H×W bytes.
     public func mask(_ k: Int) -> ArraySlice<UInt8> { masks[(k * height * width)..<((k + 1) * height * width)] }

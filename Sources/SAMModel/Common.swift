@@ -88,16 +88,21 @@ public struct Activation {
     }
 }
 
-/// Meta's `MLPBlock(embedding_dim, mlp_dim, act)`: lin1 → act → lin2.
+/// Meta's `MLPBlock(embedding_dim, mlp_dim, act)`: lin1 → act → lin2. SAM 2 uses the same two-layer MLP under
+/// the keys `layers.0`, `layers.1` (its `MLP(dim, mlp_dim, dim, num_layers=2)`, ref: sam2/modeling/sam2_utils.py@1.1.0).
 public final class MLPBlock {
     public let name: String
     public let lin1: Linear, act: Activation, lin2: Linear
 
-    public init(_ w: WeightStore, _ name: String, embeddingDim: Int, mlpDim: Int, act: Activation.Kind) {
+    /// The key names of the two linears: v1's `lin1`, `lin2` or SAM 2's `layers.0`, `layers.1`.
+    public enum Keys: Sendable { case v1, sam2 }
+
+    public init(_ w: WeightStore, _ name: String, embeddingDim: Int, mlpDim: Int, act: Activation.Kind, keys: Keys = .v1) {
         self.name = name
-        lin1 = Linear(w, "\(name).lin1", embeddingDim, mlpDim)
+        let (k1, k2) = keys == .v1 ? ("lin1", "lin2") : ("layers.0", "layers.1")
+        lin1 = Linear(w, "\(name).\(k1)", embeddingDim, mlpDim)
         self.act = Activation("\(name).act", act)
-        lin2 = Linear(w, "\(name).lin2", mlpDim, embeddingDim)
+        lin2 = Linear(w, "\(name).\(k2)", mlpDim, embeddingDim)
     }
 
     public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {

@@ -24,7 +24,7 @@ public final class ActivationRecorder {
 
 extension Optional where Wrapped == ActivationRecorder {
     /// Records when a recorder is present.
-    @inline(__always) func record(_ name: String, _ tensor: @autoclosure () -> Tensor) {
+    @inline(__always) public func record(_ name: String, _ tensor: @autoclosure () -> Tensor) {
         if let r = self, r.wants(name) { r.record(name, tensor()) }
     }
 }

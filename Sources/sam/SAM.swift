@@ -69,14 +69,50 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Checkpoint: .pth (torch.save of Meta's state_dict) or .safetensors (Meta's or Hugging Face's keys); the model size is inferred from its tensors.")
     var checkpoint: String?
 
-    @Option(help: "Model type with seeded random weights when no checkpoint is given: \(SAMConfig.presets.keys.sorted().joined(separator: ", ")); with --checkpoint, the size the checkpoint must have.")
+    @Option(help: "Model type with seeded random weights when no checkpoint is given: \(ModelOptions.knownTypes.joined(separator: ", ")) (SAM 2.1 also as t, s, b+, l); with --checkpoint, the size the checkpoint must have.")
     var modelType: String?
+
+    @Option(help: "SAM 2 only: a JSON file with the model's configuration (SAM2Config: embedDim, numHeads, stages, globalAttBlocks, windowSpec, …), for sizes other than the four published ones, whose heads, windows and global blocks the tensors do not show.")
+    var modelConfig: String?
+
+    static var knownTypes: [String] { SAMConfig.presets.keys.sorted() + SAM2Config.presets.keys.sorted() }
+
+    /// The SAM 2 preset a --model-type names (full or short name), if it names one.
+    var sam2Type: SAM2Config? {
+        guard let t = modelType else { return nil }
+        return SAM2Config.presets[t] ?? SAM2Config.shortNames[t].flatMap { SAM2Config.presets[$0] }
+    }
 
     /// Checks the values given (not whether a model is given).
     func validate() throws {
-        if let t = modelType, SAMConfig.presets[t] == nil {
-            throw ValidationError("unknown --model-type '\(t)'; known: \(SAMConfig.presets.keys.sorted().joined(separator: ", "))")
+        if let t = modelType, SAMConfig.presets[t] == nil, sam2Type == nil {
+            throw ValidationError("unknown --model-type '\(t)'; known: \(Self.knownTypes.joined(separator: ", ")) (SAM 2.1 also as t, s, b+, l)")
         }
+    }
+
+    /// The SAM 2 configuration given by --model-config, else by a SAM 2 --model-type.
+    func sam2Config() throws -> SAM2Config? {
+        guard let path = modelConfig else { return sam2Type }
+        guard let data = FileManager.default.contents(atPath: path) else { throw InputError(path, "cannot read the model configuration") }
+        let cfg: SAM2Config
+        do { cfg = try JSONDecoder().decode(SAM2Config.self, from: data) } catch {
+            throw InputError(path, "not a SAM 2 model configuration (JSON of SAM2Config): \(error)")
+        }
+        do { try cfg.checkBounds() } catch { throw InputError(path, "\(error)") }
+        return cfg
+    }
+
+    /// Loads a model of either family: a SAM 2 or v1 checkpoint (told apart by its keys), or random weights of a
+    /// --model-type.
+    func loadAny() throws -> AnyModel {
+        try requireModel()
+        Self.printBLASNotice()
+        let s2 = try sam2Config()
+        if let c = checkpoint {
+            return try ModelLoader.load(checkpoint: c, v1Config: modelType.flatMap { SAMConfig.presets[$0] }, sam2Config: s2)
+        }
+        if let s2 { return .sam2(SAM2Loader.random(config: s2)) }
+        return .sam(SamLoader.random(config: SAMConfig.presets[modelType!]!))
     }
 
     /// For commands that run a model: one of --checkpoint and --model-type must be given.

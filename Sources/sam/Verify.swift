@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import SAMEval
 import SAMIO
+import SAMInference
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,9 +28,14 @@ struct Verify: ParsableCommand {
             if let against {
                 result = try Verifier.compareDumps(dump, against: against, tolerance: tolerance, strict: strict)
             } else {
-                let m = try model.load()
-                result = try Verifier.verify(model: m, dumpPath: dump, tolerance: tolerance, strict: strict,
-                                             writeDump: writeDump, checkpointName: model.label)
+                switch try model.loadAny() {
+                case .sam(let m):
+                    result = try Verifier.verify(model: m, dumpPath: dump, tolerance: tolerance, strict: strict,
+                                                 writeDump: writeDump, checkpointName: model.label)
+                case .sam2(let m):
+                    result = try Verifier.verify(sam2: m, dumpPath: dump, tolerance: tolerance, strict: strict,
+                                                 writeDump: writeDump, checkpointName: model.label)
+                }
             }
             print(result.table(), terminator: "")
             if let report {

@@ -75,14 +75,15 @@ public final class TwoWayAttentionBlock {
     /// Layer 0: no positional term and no residual on the self-attention.
     public let skipFirstLayerPE: Bool
 
-    public init(_ w: WeightStore, _ name: String, embeddingDim d: Int, numHeads: Int, mlpDim: Int, skipFirstLayerPE: Bool) {
+    public init(_ w: WeightStore, _ name: String, embeddingDim d: Int, numHeads: Int, mlpDim: Int, skipFirstLayerPE: Bool,
+                mlpKeys: MLPBlock.Keys = .v1) {
         self.name = name
         self.skipFirstLayerPE = skipFirstLayerPE
         selfAttn = DecoderAttention(w, "\(name).self_attn", embeddingDim: d, numHeads: numHeads)
         norm1 = LayerNorm(w, "\(name).norm1", d, eps: 1e-5)
         crossAttnTokenToImage = DecoderAttention(w, "\(name).cross_attn_token_to_image", embeddingDim: d, numHeads: numHeads, downsampleRate: 2)
         norm2 = LayerNorm(w, "\(name).norm2", d, eps: 1e-5)
-        mlp = MLPBlock(w, "\(name).mlp", embeddingDim: d, mlpDim: mlpDim, act: .relu)
+        mlp = MLPBlock(w, "\(name).mlp", embeddingDim: d, mlpDim: mlpDim, act: .relu, keys: mlpKeys)
         norm3 = LayerNorm(w, "\(name).norm3", d, eps: 1e-5)
         norm4 = LayerNorm(w, "\(name).norm4", d, eps: 1e-5)
         crossAttnImageToToken = DecoderAttention(w, "\(name).cross_attn_image_to_token", embeddingDim: d, numHeads: numHeads, downsampleRate: 2)
@@ -156,11 +157,14 @@ public final class TwoWayTransformer {
     public let finalAttnTokenToImage: DecoderAttention
     public let normFinalAttn: LayerNorm
 
-    public init(_ w: WeightStore, _ name: String, depth: Int, embeddingDim: Int, numHeads: Int, mlpDim: Int) {
+    /// `mlpKeys`: `.sam2` for SAM 2's copy of the transformer (ref: sam2/modeling/sam/transformer.py@1.1.0), the
+    /// same computation with the block MLP's linears under `mlp.layers.0/1`.
+    public init(_ w: WeightStore, _ name: String, depth: Int, embeddingDim: Int, numHeads: Int, mlpDim: Int,
+                mlpKeys: MLPBlock.Keys = .v1) {
         self.name = name
         layers = (0..<depth).map {
             TwoWayAttentionBlock(w, "\(name).layers.\($0)", embeddingDim: embeddingDim, numHeads: numHeads, mlpDim: mlpDim,
-                                 skipFirstLayerPE: $0 == 0)
+                                 skipFirstLayerPE: $0 == 0, mlpKeys: mlpKeys)
         }
         finalAttnTokenToImage = DecoderAttention(w, "\(name).final_attn_token_to_image", embeddingDim: embeddingDim,
                                                  numHeads: numHeads, downsampleRate: 2)

@@ -30,6 +30,9 @@ public final class PromptEncoder {
     private var cachedDensePE: Tensor?
     /// `<name>.mask_downscaling.0..6`.
     public let md0: Conv2d, md1: LayerNorm2d, md2: Activation, md3: Conv2d, md4: LayerNorm2d, md5: Activation, md6: Conv2d
+    /// SAM 2's prompt encoder also embeds point labels 2 and 3 (a box's corners given as points) with
+    /// point_embeddings 2 and 3; v1's adds nothing to them (ref: sam2/modeling/sam/prompt_encoder.py@1.1.0, _embed_points).
+    public var embedsCornerLabels = false
 
     public init(_ w: WeightStore, _ name: String = "prompt_encoder", config c: SAMConfig) {
         self.name = name
@@ -107,7 +110,8 @@ public final class PromptEncoder {
             var e = peLayer.forwardWithCoords(pts, imageSize: (inputImageSize, inputImageSize))
             for (i, l) in labels.enumerated() {
                 let row = i * embedDim
-                let add: Tensor? = l == -1 ? notAPointEmbed : (l == 0 ? pointEmbeddings[0] : (l == 1 ? pointEmbeddings[1] : nil))
+                let add: Tensor? = l == -1 ? notAPointEmbed : (l == 0 || l == 1 || (embedsCornerLabels && (l == 2 || l == 3))
+                                                                  ? pointEmbeddings[l] : nil)
                 if l == -1 { for j in 0..<embedDim { e.data[row + j] = 0 } }
                 if let add { for j in 0..<embedDim { e.data[row + j] += add.data[j] } }
             }

@@ -1,0 +1,132 @@
+// SAM 2's image predictor: set an image once, then prompt it with points, boxes and mask inputs.
+// ref: sam2/sam2_image_predictor.py@1.1.0 (SAM2ImagePredictor), sam2/utils/transforms.py@1.1.0 (SAM2Transforms)
+import SAMIO
+import SAMModel
+import SAMTensor
+
+/// Meta's `SAM2ImagePredictor` with the default post-processing (no hole or sprinkle filling).
+public final class SAM2Predictor {
+    public let model: SAM2Model
+    public private(set) var features: SAM2Features?
+    public private(set) var originalSize: (h: Int, w: Int) = (0, 0)
+    /// The preprocessed input of the encoder (1×3×1024×1024), kept for verification.
+    public private(set) var inputImage: Tensor?
+
+    public init(model: SAM2Model) { self.model = model }
+
+    /// `SAM2Transforms`: ToTensor (RGB / 255), resize to S×S (not aspect-preserving; torchvision's bilinear with
+    /// antialias), Normalize with ImageNet's mean and std. Returns 1×3×S×S.
+    public static func preprocess(_ image: RGBImage, size s: Int) -> Tensor {
+        let h = image.height, w = image.width
+        let chw = Tensor(shape: [1, 3, h, w]) { p in
+            for c in 0..<3 { for i in 0..<(h * w) { p[c * h * w + i] = Float(image.pixels[i * 3 + c]) / 255 } }
+        }
+        let resized = (h == s && w == s) ? chw : interpolateBilinearAntialias(chw, height: s, width: s)
+        return SAM2Model.normalize(resized: resized.data, size: s)
+    }
+
+    /// Preprocesses and runs the image encoder (`set_image`).
+    public func setImage(_ image: RGBImage, _ rec: ActivationRecorder? = nil) {
+        let input = Profiler.measure("preprocessing") { Self.preprocess(image, size: model.config.imageSize) }
+        setPreprocessed(input, originalSize: (image.height, image.width), rec)
+    }
+
+    public func setPreprocessed(_ input: Tensor, originalSize: (h: Int, w: Int), _ rec: ActivationRecorder? = nil) {
+        inputImage = input
+        self.originalSize = originalSize
+        features = model.encode(input, rec)
+        rec.record("predictor/image_embed", features!.imageEmbed)
+        for (i, f) in features!.highRes.enumerated() { rec.record("predictor/high_res_feats:\(i)", f) }
+    }
+
+    /// Uses cached features for an image of the given size.
+    public func setFeatures(_ f: SAM2Features, originalSize: (h: Int, w: Int)) {
+        features = f
+        inputImage = nil
+        self.originalSize = originalSize
+    }
+
+    /// Checks a prompt against the image before anything runs (the same rules as v1's predictor).
+    public func validate(_ p: Prompt, maskInput: Tensor?) throws {
+        guard features != nil else { throw PromptError.noImage }
+        try Self.validate(p, maskInput: maskInput, originalSize: originalSize, lowResSize: model.config.lowResSize)
+    }
+
+    static func validate(_ p: Prompt, maskInput: Tensor?, originalSize: (h: Int, w: Int), lowResSize l: Int) throws {
+        let (h, w) = originalSize
+        if p.points.isEmpty && p.box == nil && maskInput == nil { throw PromptError.empty }
+        if p.points.count != p.labels.count { throw PromptError.labelsMismatch(points: p.points.count, labels: p.labels.count) }
+        for l in p.labels where l != 0 && l != 1 { throw PromptError.badLabel(l) }
+        for pt in p.points where !(pt.x >= 0 && pt.y >= 0 && pt.x < Float(w) && pt.y < Float(h)) {
+            throw PromptError.pointOutside(x: pt.x, y: pt.y, width: w, height: h)
+        }
+        if let b = p.box {
+            if !(b.x1 >= b.x0 && b.y1 >= b.y0) { throw PromptError.boxInverted(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1) }
+            if !(b.x0 >= 0 && b.y0 >= 0 && b.x1 <= Float(w) && b.y1 <= Float(h)) {
+                throw PromptError.boxOutside(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1, width: w, height: h)
+            }
+        }
+        if let m = maskInput, m.shape != [1, 1, l, l] && m.shape != [1, l, l] && m.shape != [l, l] {
+            throw PromptError.maskInputShape(expected: [1, l, l], found: m.shape)
+        }
+    }
+
+    /// `transform_coords(normalize=True)`: x / w · S, y / h · S in float32; a box becomes its two corners labelled
+    /// 2 and 3, placed before the points (`_predict`), and the padding point is always appended (boxes=None).
+    func modelPrompt(_ p: Prompt) -> ModelPrompt {
+        let s = Float(model.config.imageSize), w = Float(originalSize.w), h = Float(originalSize.h)
+        var pts: [Float] = [], labels: [Int] = []
+        if let b = p.box { pts += [b.x0 / w * s, b.y0 / h * s, b.x1 / w * s, b.y1 / h * s]; labels += [2, 3] }
+        for (pt, l) in zip(p.points, p.labels) { pts += [pt.x / w * s, pt.y / h * s]; labels.append(l) }
+        if labels.isEmpty { return ModelPrompt() }
+        return ModelPrompt(points: Tensor(shape: [labels.count, 2], data: pts), labels: labels)
+    }
+
+    public func predict(_ prompt: Prompt, maskInput: Tensor? = nil, multimaskOutput: Bool = true,
+                        _ rec: ActivationRecorder? = nil) throws -> Prediction {
+        try predictBatch([prompt], maskInputs: maskInput.map { [$0] }, multimaskOutput: multimaskOutput, rec)[0]
+    }
+
+    /// A batch of prompts against the one image (`_predict` with B prompts). Prompts of a batch must give the
+    /// decoder the same number of tokens (points, plus two for a box).
+    public func predictBatch(_ prompts: [Prompt], maskInputs: [Tensor]? = nil, multimaskOutput: Bool = true,
+                             _ rec: ActivationRecorder? = nil) throws -> [Prediction] {
+        guard !prompts.isEmpty else { return [] }
+        if let m = maskInputs, m.count != prompts.count {
+            throw PromptError.batchMismatch("\(m.count) mask inputs for \(prompts.count) prompts")
+        }
+        let tokens = prompts.map { $0.points.count + ($0.box != nil ? 2 : 0) }
+        if let i = tokens.firstIndex(where: { $0 != tokens[0] }) {
+            throw PromptError.batchMismatch("prompt \(i) has \(prompts[i].points.count) points\(prompts[i].box != nil ? " and a box" : ""), "
+                + "prompt 0 \(prompts[0].points.count)\(prompts[0].box != nil ? " and a box" : ""): give every prompt of a batch the same number of points, all or none a box")
+        }
+        for (i, p) in prompts.enumerated() { try validate(p, maskInput: maskInputs?[i]) }
+        guard let features else { throw PromptError.noImage }
+        let l = model.config.lowResSize
+        let masks = maskInputs.map { ms in Tensor(shape: [ms.count, 1, l, l], data: ms.flatMap(\.data)) }
+        let pe = model.promptEncoder
+        let (sparse, dense) = Profiler.measure("prompt encoder") { () -> (Tensor, Tensor?) in
+            let sp = pe.sparseEmbeddings(prompts.map(modelPrompt))
+            let de = masks.map { pe.maskEmbeddings($0, rec) }
+            rec.record("sam_prompt_encoder:0", sp)
+            rec.record("sam_prompt_encoder:1", de ?? pe.noMaskDense(count: prompts.count))
+            return (sp, de)
+        }
+        let out = Profiler.measure("mask decoder") {
+            model.maskDecoder(imageEmbedding: features.imageEmbed, imagePE: pe.densePE(rec), sparse: sparse, dense: dense,
+                              noMask: pe.noMaskDense(), highRes: features.highRes, multimaskOutput: multimaskOutput, rec)
+        }
+        // masks: the unclamped low-res logits resized bilinearly to the image, > 0; the returned logits are clamped
+        let c = out.masks.shape[1], h = originalSize.h, w = originalSize.w
+        let up = Profiler.measure("mask postprocessing") { interpolateBilinear(out.masks, height: h, width: w) }
+        let t = SAM2Model.maskThreshold
+        return (0..<prompts.count).map { b in
+            let bin = up.data[(b * c * h * w)..<((b + 1) * c * h * w)].map { $0 > t ? UInt8(1) : 0 }
+            var low = Tensor(shape: [c, l, l], data: Array(out.masks.data[(b * c * l * l)..<((b + 1) * c * l * l)]))
+            low.apply { min(max($0, -32), 32) }
+            return Prediction(masks: bin, maskCount: c, height: h, width: w,
+                              iouPredictions: Array(out.iou.data[(b * c)..<((b + 1) * c)]), lowResLogits: low,
+                              objectScoreLogit: out.objectScores.data[b])
+        }
+    }
+}

@@ -1,0 +1,193 @@
+// Hiera, SAM 2's image trunk: 7×7 stride-4 patch embedding, interpolated + window-tiled position embedding,
+// multi-scale blocks with windowed (or global) attention and query pooling at each stage's first block.
+// ref: sam2/modeling/backbones/hieradet.py@1.1.0 (Hiera, MultiScaleBlock, MultiScaleAttention, do_pool),
+// sam2/modeling/backbones/utils.py@1.1.0 (PatchEmbed, window_partition, window_unpartition)
+import SAMTensor
+
+/// `MultiScaleAttention(dim, dim_out, heads, q_pool)`: qkv → (q max-pooled 2×2 when the block pools) →
+/// softmax(q kᵀ/√d) v per head → proj. Works on B×H×W×C (windows or the whole grid).
+public final class MultiScaleAttention {
+    public let name: String
+    public let dimOut: Int, heads: Int, qStride: Int?
+    public let qkv: Linear, proj: Linear
+
+    init(_ w: WeightStore, _ name: String, dim: Int, dimOut: Int, heads: Int, qStride: Int?) {
+        self.name = name
+        self.dimOut = dimOut; self.heads = heads; self.qStride = qStride
+        qkv = Linear(w, "\(name).qkv", dim, 3 * dimOut)
+        proj = Linear(w, "\(name).proj", dimOut, dimOut)
+    }
+
+    /// The attention between the projections: qkv B×H×W×3C (per token: q, k, v, each heads × d) → B×H'×W'×C,
+    /// H' = H / stride when the queries are pooled.
+    func attend(qkv t: Tensor) -> Tensor {
+        let b = t.shape[0], h = t.shape[1], wd = t.shape[2], c = dimOut, n = h * wd
+        let s = qStride ?? 1, oh = h / s, ow = wd / s, nq = oh * ow
+        return Tensor(shape: [b, oh, ow, c]) { o in
+            t.data.withUnsafeBufferPointer { tp in
+                let base = tp.baseAddress!
+                if s == 1 {
+                    scaledDotProductAttention(q: base, qRow: 3 * c, qBatch: n * 3 * c, k: base + c, kRow: 3 * c, kBatch: n * 3 * c,
+                                              v: base + 2 * c, vRow: 3 * c, vBatch: n * 3 * c,
+                                              out: o.baseAddress!, outRow: c, outBatch: nq * c,
+                                              batch: b, queries: nq, keys: n, heads: heads, headDim: c / heads)
+                    return
+                }
+                // q = max-pool of the queries over s×s (do_pool on q reshaped B×H×W×C)
+                var pooled = [Float](repeating: 0, count: b * nq * c)
+                pooled.withUnsafeMutableBufferPointer { pp in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: n * c) { qb in
+                        for bi in 0..<b {
+                            for i in 0..<n { (qb.baseAddress! + i * c).update(from: base + (bi * n + i) * 3 * c, count: c) }
+                            maxPoolNHWC(qb.baseAddress!, rows: h, cols: wd, channels: c, kernel: s, into: pp.baseAddress! + bi * nq * c)
+                        }
+                    }
+                    scaledDotProductAttention(q: pp.baseAddress!, qRow: c, qBatch: nq * c, k: base + c, kRow: 3 * c, kBatch: n * 3 * c,
+                                              v: base + 2 * c, vRow: 3 * c, vBatch: n * 3 * c,
+                                              out: o.baseAddress!, outRow: c, outBatch: nq * c,
+                                              batch: b, queries: nq, keys: n, heads: heads, headDim: c / heads)
+                }
+            }
+        }
+    }
+}
+
+/// `MultiScaleBlock`: x + attn(norm1(x)) (the shortcut projected and pooled when the width changes), then
+/// x + mlp(norm2(x)). Tokens are B×H×W×C.
+public final class MultiScaleBlock {
+    public let name: String
+    public let spec: SAM2Config.BlockSpec
+    public let qStride: Int
+    public let norm1: LayerNorm, attn: MultiScaleAttention, norm2: LayerNorm, mlp: MLPBlock
+    /// `<name>.proj`: Linear(dim, dim_out) for the shortcut, when the width changes.
+    public let proj: Linear?
+
+    init(_ w: WeightStore, _ name: String, spec: SAM2Config.BlockSpec, qStride: Int, mlpRatio: Double) {
+        self.name = name
+        self.spec = spec
+        self.qStride = qStride
+        norm1 = LayerNorm(w, "\(name).norm1", spec.dim, eps: 1e-6)
+        attn = MultiScaleAttention(w, "\(name).attn", dim: spec.dim, dimOut: spec.dimOut, heads: spec.heads,
+                                   qStride: spec.pooled ? qStride : nil)
+        norm2 = LayerNorm(w, "\(name).norm2", spec.dimOut, eps: 1e-6)
+        mlp = MLPBlock(w, "\(name).mlp", embeddingDim: spec.dimOut, mlpDim: Int(Double(spec.dimOut) * mlpRatio), act: .gelu, keys: .sam2)
+        proj = spec.dim != spec.dimOut ? Linear(w, "\(name).proj", spec.dim, spec.dimOut) : nil
+    }
+
+    public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        let b = x.shape[0], h = x.shape[1], wd = x.shape[2]
+        let s = spec.pooled ? qStride : 1
+        let xn = Profiler.measure("encoder: layer norms") { norm1(x, rec) }
+        var shortcut = x
+        if let proj {
+            let p = Profiler.measure("encoder: qkv + proj") { proj(xn, rec) }
+            shortcut = spec.pooled ? maxPool(p, kernel: s) : p
+            // the block's `pool` module (shared with the attention's q_pool) first runs here, NCHW
+            if spec.pooled { rec.record("\(name).pool", permute(shortcut, [0, 3, 1, 2])) }
+        }
+        let oh = h / s, ow = wd / s, c = spec.dimOut
+        // qkv of the real tokens; a window's padding tokens are zeros after norm1, so their qkv is the bias
+        let qkvAll = Profiler.measure("encoder: qkv + proj") { attn.qkv.callAsFunction(xn, nil) }
+        var y: Tensor
+        let ws = spec.window
+        if ws > 0 {
+            let (windows, padded) = Profiler.measure("encoder: window partition") {
+                windowPartition(qkvAll, windowSize: ws, padRow: attn.qkv.bias?.data ?? [Float](repeating: 0, count: 3 * c))
+            }
+            rec.record(attn.qkv.name, windows)
+            let a = Profiler.measure("encoder: windowed attention") { attn.attend(qkv: windows) }
+            let ws2 = ws / s
+            // after pooling the windows are ws/s wide over the pooled grid, padded to a multiple of that
+            let padded2 = ((oh + ws2 - 1) / ws2 * ws2, (ow + ws2 - 1) / ws2 * ws2)
+            precondition(padded2.0 == padded.h / s && padded2.1 == padded.w / s, "Hiera: pooled windows do not tile the grid")
+            if let rec, rec.wants(attn.proj.name) || rec.wants(attn.name) {
+                // the reference projects every window, padding included
+                let pw = attn.proj(a, rec)
+                rec.record(attn.name, pw)
+                y = windowUnpartition(pw, windowSize: ws2, padded: padded2, original: (oh, ow))
+            } else {
+                let un = Profiler.measure("encoder: window partition") {
+                    windowUnpartition(a, windowSize: ws2, padded: padded2, original: (oh, ow))
+                }
+                y = Profiler.measure("encoder: qkv + proj") { attn.proj(un, nil) }
+            }
+        } else {
+            rec.record(attn.qkv.name, qkvAll)
+            let a = Profiler.measure("encoder: global attention") { attn.attend(qkv: qkvAll) }
+            y = Profiler.measure("encoder: qkv + proj") { attn.proj(a, rec) }
+            rec.record(attn.name, y)
+        }
+        rec.record("\(name).drop_path", y)
+        y.add(shortcut)
+        let n2 = Profiler.measure("encoder: layer norms") { norm2(y, rec) }
+        var out = Profiler.measure("encoder: MLP") { mlp(n2, rec) }
+        out.add(y)
+        precondition(out.shape == [b, oh, ow, c])
+        rec.record(name, out)
+        return out
+    }
+}
+
+/// `Hiera`: the trunk of SAM 2's image encoder. Returns the output of every stage (channels-last B×H×W×C, highest
+/// resolution first); the recorder gets them as the reference returns them, B×C×H×W, as `<name>:i`.
+public final class Hiera {
+    public let name: String
+    public let config: SAM2Config
+    /// `<name>.patch_embed.proj`: Conv2d(3, C, 7, stride 4, padding 3).
+    public let patchEmbed: Conv2d
+    /// `<name>.pos_embed` 1×C×p×p and `<name>.pos_embed_window` 1×C×w×w.
+    public let posEmbed: Tensor, posEmbedWindow: Tensor
+    public let blocks: [MultiScaleBlock]
+    private var cachedPos: (grid: Int, value: Tensor)?
+
+    public init(_ w: WeightStore, _ name: String = "image_encoder.trunk", config c: SAM2Config) {
+        self.name = name
+        config = c
+        patchEmbed = Conv2d(w, "\(name).patch_embed.proj", 3, c.embedDim, kernel: 7, stride: 4, padding: 3)
+        posEmbed = w.take("\(name).pos_embed", [1, c.embedDim, c.windowPosEmbedBkgSize, c.windowPosEmbedBkgSize])
+        posEmbedWindow = w.take("\(name).pos_embed_window", [1, c.embedDim, c.windowSpec[0], c.windowSpec[0]])
+        blocks = c.blockSpecs.enumerated().map { i, spec in
+            MultiScaleBlock(w, "\(name).blocks.\(i)", spec: spec, qStride: c.qStride, mlpRatio: c.mlpRatio)
+        }
+    }
+
+    /// `_get_pos_embed`: pos_embed bicubically resized to the grid plus pos_embed_window tiled, channels-last
+    /// 1×g×g×C. It depends only on the weights and is computed once.
+    public func positionEmbedding(grid g: Int) -> Tensor {
+        if let p = cachedPos, p.grid == g { return p.value }
+        let c = config.embedDim, ws = posEmbedWindow.shape[2]
+        var pe = interpolateBicubic(posEmbed, height: g, width: g)
+        precondition(g % ws == 0, "Hiera: the window position embedding (\(ws)) does not tile the \(g)×\(g) grid")
+        for ch in 0..<c { for y in 0..<g { for x in 0..<g {
+            pe.data[(ch * g + y) * g + x] += posEmbedWindow.data[(ch * ws + y % ws) * ws + x % ws]
+        } } }
+        let out = permute(pe, [0, 2, 3, 1])
+        cachedPos = (g, out)
+        return out
+    }
+
+    /// x: B×3×S×S → stage outputs, B×H×W×C each.
+    public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> [Tensor] {
+        let y = Profiler.measure("encoder: patch embedding") { patchEmbed(x, rec) }
+        var h = permute(y, [0, 2, 3, 1])
+        rec.record("\(name).patch_embed", h)
+        let g = h.shape[1]
+        let pe = positionEmbedding(grid: g)
+        let per = pe.count
+        h.data.withUnsafeMutableBufferPointer { p in
+            pe.data.withUnsafeBufferPointer { q in
+                for b in 0..<h.shape[0] { for i in 0..<per { p[b * per + i] += q[i] } }
+            }
+        }
+        var outputs: [Tensor] = []
+        let ends = Set(config.stageEnds)
+        for (i, blk) in blocks.enumerated() {
+            h = blk(h, rec)
+            if ends.contains(i) {
+                rec.record("\(name):\(outputs.count)", permute(h, [0, 3, 1, 2]))
+                outputs.append(h)
+            }
+        }
+        return outputs
+    }
+}
