@@ -32,8 +32,10 @@ public enum MaskInput {
     /// model's S×S input frame (the image resized so its longest side is S, then padded bottom/right); each cell's
     /// centre ((j + ½)·S/M, (i + ½)·S/M) is mapped back to original pixels (÷ the resize factors, floor) and gets
     /// +10 where the mask is non-zero there, −10 elsewhere and in the padding.
-    public static func fromBinaryMask(_ mask: [UInt8], width w: Int, height h: Int, imageSize s: Int, lowRes m: Int) -> Tensor {
-        let (nh, nw) = resizeLongestSideShape(height: h, width: w, target: s)
+    /// `stretched`: SAM 2's frame, the whole image stretched to S×S (no padding).
+    public static func fromBinaryMask(_ mask: [UInt8], width w: Int, height h: Int, imageSize s: Int, lowRes m: Int,
+                                      stretched: Bool = false) -> Tensor {
+        let (nh, nw) = stretched ? (s, s) : resizeLongestSideShape(height: h, width: w, target: s)
         return Tensor(shape: [1, m, m]) { p in
             for i in 0..<m {
                 for j in 0..<m {
@@ -54,13 +56,18 @@ extension MaskInput {
     /// A mask input by its kind: a `.png` is a binary mask of the image's size (`fromBinaryMask`), anything else an
     /// earlier `low_res_logits.h5` (`fromLogitsFile`, mask `index` or the best by predicted IoU). Returns 1×M×M.
     public static func read(path: String, index: Int?, image: RGBImage, config: SAMConfig) throws -> Tensor {
-        let l = config.lowResSize
+        try read(path: path, index: index, image: image, imageSize: config.imageSize, lowResSize: config.lowResSize)
+    }
+
+    /// `read` for a model of input size `s` and low-res size `l`; `stretched` for SAM 2's frame.
+    public static func read(path: String, index: Int?, image: RGBImage, imageSize s: Int, lowResSize l: Int,
+                            stretched: Bool = false) throws -> Tensor {
         guard path.lowercased().hasSuffix(".png") else { return try fromLogitsFile(path, index: index, expectedSize: l) }
         let m = try ImageReader.readLabels(path: path)
         guard m.width == image.width, m.height == image.height else {
             throw InputError(path, "mask input is \(m.width)×\(m.height), the image \(image.width)×\(image.height)")
         }
         if !m.values.contains(where: { $0 != 0 }) { throw InputError(path, "mask input is empty (no non-zero pixel)") }
-        return fromBinaryMask(m.values, width: m.width, height: m.height, imageSize: config.imageSize, lowRes: l)
+        return fromBinaryMask(m.values, width: m.width, height: m.height, imageSize: s, lowRes: l, stretched: stretched)
     }
 }

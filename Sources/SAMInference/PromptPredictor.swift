@@ -15,6 +15,10 @@ public protocol PromptPredictor: AnyObject {
     /// The family and size, for reports ("vit_b", "sam2.1_hiera_t", …).
     var modelName: String { get }
     func setImage(_ image: RGBImage, _ rec: ActivationRecorder?)
+    /// Throws the `PromptError` a prompt would raise, before anything runs.
+    func validate(_ p: Prompt, maskInput: Tensor?) throws
+    /// A mask input read from a file (`MaskInput.read`) in this model's frame.
+    func readMaskInput(path: String, index: Int?, image: RGBImage) throws -> Tensor
     func predictBatch(_ prompts: [Prompt], maskInputs: [Tensor]?, multimaskOutput: Bool, _ rec: ActivationRecorder?) throws -> [Prediction]
 }
 
@@ -29,12 +33,19 @@ extension PromptPredictor {
 
 extension SamPredictor: PromptPredictor {
     public var lowResSize: Int { model.config.lowResSize }
+    public func readMaskInput(path: String, index: Int?, image: RGBImage) throws -> Tensor {
+        try MaskInput.read(path: path, index: index, image: image, config: model.config)
+    }
     public var imageIsSet: Bool { features != nil }
     public var modelName: String { model.config.presetName ?? "custom" }
 }
 
 extension SAM2Predictor: PromptPredictor {
     public var lowResSize: Int { model.config.lowResSize }
+    public func readMaskInput(path: String, index: Int?, image: RGBImage) throws -> Tensor {
+        try MaskInput.read(path: path, index: index, image: image, imageSize: model.config.imageSize,
+                           lowResSize: model.config.lowResSize, stretched: true)
+    }
     public var imageIsSet: Bool { features != nil }
     public var modelName: String { model.config.presetName ?? "sam2.1 custom" }
 }

@@ -16,7 +16,7 @@ public struct InputError: Error, CustomStringConvertible, Equatable {
     public var description: String { "\(path): \(why)" }
 }
 
-extension SamPredictor {
+extension PromptPredictor {
     /// Decodes `prompts` (prompt i with `multimask[i]` outputs) against the current image in as few decoder passes as
     /// the batch rules allow: prompts with the same number of points, box or not, and multimask setting share one
     /// pass (`predictBatch`). Every prompt is validated first, so nothing runs when one is bad; the error names the
@@ -31,7 +31,7 @@ extension SamPredictor {
         for (i, p) in prompts.enumerated() { groups["\(p.points.count)-\(p.box != nil)-\(multimask[i])", default: []].append(i) }
         for idx in groups.values.sorted(by: { $0[0] < $1[0] }) {
             let preds = try predictBatch(idx.map { prompts[$0] }, maskInputs: maskInput.map { t in idx.map { _ in t } },
-                                         multimaskOutput: multimask[idx[0]])
+                                         multimaskOutput: multimask[idx[0]], nil)
             try body(idx, preds)
         }
     }

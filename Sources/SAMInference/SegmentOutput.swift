@@ -17,7 +17,11 @@ public func maskBoxXYWH<C: Collection>(_ mask: C, width w: Int, height h: Int) -
 
 public enum SegmentOutput {
     struct MaskRecord: Encodable { var file: String; var area: Int; var bbox: [Int] }
-    struct Result: Encodable { var iou_predictions: [Float]; var masks: [MaskRecord]; var multimask: Bool; var prompt: PromptSpec }
+    struct Result: Encodable {
+        var iou_predictions: [Float]; var masks: [MaskRecord]; var multimask: Bool; var prompt: PromptSpec
+        /// SAM 2: the decoder's object-score logit (absent for v1).
+        var object_score_logit: Float?
+    }
 
     /// Writes one prompt's results into `dir` (created). Every file is written atomically.
     public static func write(_ pred: Prediction, prompt: Prompt, multimask: Bool, image: RGBImage, to dir: String) throws {
@@ -38,12 +42,14 @@ public enum SegmentOutput {
         for (k, v) in pred.iouPredictions.enumerated() where !v.isFinite {
             JSONNumbers.warn("\(resultPath): iou_predictions[\(k)] is \(v), written as null (JSON has no \(v))")
         }
-        let (json, _) = try JSONNumbers.encode(Result(iou_predictions: pred.iouPredictions, masks: records, multimask: multimask, prompt: spec),
+        let (json, _) = try JSONNumbers.encode(Result(iou_predictions: pred.iouPredictions, masks: records, multimask: multimask, prompt: spec,
+                                                                      object_score_logit: pred.objectScoreLogit),
                                                formatting: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(json, to: resultPath)
         let h5 = try HDF5File.create(path: (dir as NSString).appendingPathComponent("low_res_logits.h5"))
         try h5.write("low_res_logits", pred.lowResLogits)
         try h5.write("iou_predictions", Tensor(shape: [pred.iouPredictions.count], data: pred.iouPredictions))
+        if let o = pred.objectScoreLogit { try h5.write("object_score_logits", Tensor(shape: [1, 1], data: [o])) }
         try h5.close()
         // overlay: every mask in its colour, prompts on top, scores in the corner
         let r = Float(max(6, min(image.width, image.height) / 40))

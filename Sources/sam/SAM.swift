@@ -109,7 +109,13 @@ struct ModelOptions: ParsableArguments {
         Self.printBLASNotice()
         let s2 = try sam2Config()
         if let c = checkpoint {
-            return try ModelLoader.load(checkpoint: c, v1Config: modelType.flatMap { SAMConfig.presets[$0] }, sam2Config: s2)
+            let m = try ModelLoader.load(checkpoint: c, v1Config: modelType.flatMap { SAMConfig.presets[$0] }, sam2Config: s2)
+            if case .sam2(let m2) = m, s2 == nil, m2.config.presetName == nil {
+                FileHandle.standardError.write(Data(("notice: \(c) is not one of the four published SAM 2.1 sizes; its heads, window "
+                    + "sizes and global-attention blocks have no tensors and were taken as Hiera's defaults (heads \(m2.config.numHeads), "
+                    + "windows \(m2.config.windowSpec), global blocks \(m2.config.globalAttBlocks)); give --model-config to set them\n").utf8))
+            }
+            return m
         }
         if let s2 { return .sam2(SAM2Loader.random(config: s2)) }
         return .sam(SamLoader.random(config: SAMConfig.presets[modelType!]!))

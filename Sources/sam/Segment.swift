@@ -31,7 +31,9 @@ struct Segment: ParsableCommand {
         Writes DIR/mask_<k>.png (binary, original size, in the order Meta's predict returns them), DIR/result.json \
         (iou_predictions; masks with file, area, bbox [x, y, w, h] where w and h are Meta's max − min, one less than \
         pycocotools' toBbox), DIR/low_res_logits.h5 (low_res_logits C×256×256, \
-        iou_predictions C) and DIR/overlay.png. With --prompts, one such folder per prompt: DIR/<index>/.
+        iou_predictions C; SAM 2 adds object_score_logits 1×1, also in result.json as object_score_logit) and DIR/overlay.png. \
+        A SAM 2.1 checkpoint runs SAM2ImagePredictor's pipeline: the image stretched to 1024×1024, a box given as two \
+        corner points, masks resized from the 256×256 logits in one step. With --prompts, one such folder per prompt: DIR/<index>/.
         A binary PNG mask input becomes logits +10 inside / −10 outside on the 256×256 grid (see MaskInput.fromBinaryMask).
         """)
 
@@ -59,16 +61,16 @@ struct Segment: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let model = try self.model.load()
+            let model = try self.model.loadAny()
             let img = try ImageReader.readRGB(path: image)
-            let predictor = SamPredictor(model: model)
+            let predictor = model.makePredictor()
             if let embedding {
                 try EmbeddingFile.load(path: embedding, into: predictor, checkpoint: self.model.checkpoint ?? self.model.label, image: img, imagePath: image)
             } else {
                 predictor.setImage(img)
             }
             let mm = multimask && !singleMask
-            let maskTensor = try maskInput.map { try MaskInput.read(path: $0, index: maskIndex, image: img, config: model.config) }
+            let maskTensor = try maskInput.map { try predictor.readMaskInput(path: $0, index: maskIndex, image: img) }
             try SegmentOutput.writeFolder(out) { staging in
                 if let prompts {
                     let specs = try PromptFile.read(path: prompts)
@@ -82,7 +84,7 @@ struct Segment: ParsableCommand {
                 } else {
                     let p = Prompt(points: points.map { ($0.x, $0.y) }, labels: points.map(\.label),
                                    box: box.map { ($0.v[0], $0.v[1], $0.v[2], $0.v[3]) })
-                    let pred = try predictor.predict(p, maskInput: maskTensor, multimaskOutput: mm)
+                    let pred = try predictor.predictOne(p, maskInput: maskTensor, multimaskOutput: mm)
                     try SegmentOutput.write(pred, prompt: p, multimask: mm, image: img, to: staging)
                 }
             }
@@ -95,19 +97,18 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Compute an image embedding once, for `sam segment --embedding`.")
     @OptionGroup var model: ModelOptions
     @Option(help: "Image (JPEG, PNG, BMP).") var image: String
-    @Option(help: "Output HDF5 file (image_embedding 1×C×g×g, with the checkpoint's fingerprint and the image's sizes).") var out: String
+    @Option(help: "Output HDF5 file (image_embedding 1×C×g×g, with the checkpoint's fingerprint and the image's sizes; SAM 2 adds high_res_feats:0 and :1).") var out: String
 
     func validate() throws { try model.requireModel() }
 
     func run() throws {
         try runReportingErrors {
-            let model = try self.model.load()
+            let model = try self.model.loadAny()
             let img = try ImageReader.readRGB(path: image)
-            let predictor = SamPredictor(model: model)
+            let predictor = model.makePredictor()
             predictor.setImage(img)
-            try EmbeddingFile(embedding: predictor.features!, checkpointFingerprint: model.fingerprint,
-                              originalSize: predictor.originalSize, inputSize: predictor.inputSize,
-                              imageFile: (image as NSString).lastPathComponent).write(path: out)
+            try EmbeddingFile.of(predictor, fingerprint: model.fingerprint, imageFile: (image as NSString).lastPathComponent)!
+                .write(path: out)
             print("wrote \(out)")
         }
     }
