@@ -113,7 +113,7 @@ public enum Ablation {
                            progress: @escaping (EvalProgress) -> Void = { _ in }) throws -> String {
         var results: [String: [String: [ProtocolResult]]] = [:]    // checkpoint → dataset → results
         for ck in c.checkpoints {
-            var predictor: SamPredictor?
+            var predictor: (any PromptPredictor)?
             for d in c.datasets {
                 let paths = d.protocols.map { c.csvPath(checkpoint: ck.name, dataset: d.name, protocol: $0) }
                 let missing = zip(d.protocols, paths).filter { !FileManager.default.fileExists(atPath: $0.1) }
@@ -122,7 +122,7 @@ public enum Ablation {
                 } else if !missing.isEmpty {
                     if predictor == nil {
                         log("loading \(ck.path)")
-                        predictor = SamPredictor(model: try SamLoader.load(checkpoint: ck.path))
+                        predictor = try ModelLoader.load(checkpoint: ck.path).makePredictor()
                     }
                     log("\(ck.name) × \(d.name): \(missing.map { $0.0.description }.joined(separator: ", "))")
                     let ds = try Dataset.open(path: d.path, ignoreValue: d.ignoreValue, instances: d.instances,
@@ -240,21 +240,20 @@ public enum Ablation {
         var rows: [ModelSizeRow] = []
         for line in text.split(separator: "\n").dropFirst() {
             let f = csvSplit(String(line))
-            guard f.count == 11, let dim = Int(f[1]), let depth = Int(f[2]), let heads = Int(f[3]), let params = Int(f[5]),
-                  let ga = Double(f[6]), let gm = Double(f[7]), let es = Double(f[8]), let ds = Double(f[9]), let pb = Int(f[10]) else { return nil }
-            let cfg = SAMConfig(encoderEmbedDim: dim, encoderDepth: depth, encoderNumHeads: heads,
-                                encoderGlobalAttnIndexes: f[4].split(separator: ",").compactMap { Int($0) })
-            rows.append(ModelSizeRow(name: f[0], config: cfg, parameters: params, encoderGFLOP: ga, measuredEncoderGFLOP: gm,
-                                     encoderSeconds: es, decoderSeconds: ds, peakBytes: pb))
+            guard f.count == 12, let dim = Int(f[2]), let depth = Int(f[3]), let params = Int(f[6]),
+                  let ga = Double(f[7]), let gm = Double(f[8]), let es = Double(f[9]), let ds = Double(f[10]), let pb = Int(f[11]) else { return nil }
+            rows.append(ModelSizeRow(name: f[0], family: f[1], embedDim: dim, depth: depth, heads: f[4],
+                                     globalBlocks: f[5].split(separator: ",").compactMap { Int($0) }, parameters: params,
+                                     encoderGFLOP: ga, measuredEncoderGFLOP: gm, encoderSeconds: es, decoderSeconds: ds, peakBytes: pb))
         }
         return rows
     }
 
     static func writeSizes(_ rows: [ModelSizeRow], to path: String) throws {
-        var s = "checkpoint,embed_dim,depth,heads,global_blocks,parameters,encoder_gflop_analytic,encoder_gflop_gemm,encoder_seconds,decoder_seconds,peak_bytes\n"
+        var s = "checkpoint,family,embed_dim,depth,heads,global_blocks,parameters,encoder_gflop_analytic,encoder_gflop_gemm,encoder_seconds,decoder_seconds,peak_bytes\n"
         for r in rows {
-            s += "\(csvField(r.name)),\(r.config.encoderEmbedDim),\(r.config.encoderDepth),\(r.config.encoderNumHeads),"
-                + "\"\(r.config.encoderGlobalAttnIndexes.map(String.init).joined(separator: ","))\",\(r.parameters),"
+            s += "\(csvField(r.name)),\(csvField(r.family)),\(r.embedDim),\(r.depth),\(csvField(r.heads)),"
+                + "\"\(r.globalBlocks.map(String.init).joined(separator: ","))\",\(r.parameters),"
                 + String(format: "%.3f,%.3f,%.4f,%.4f,", r.encoderGFLOP, r.measuredEncoderGFLOP, r.encoderSeconds, r.decoderSeconds) + "\(r.peakBytes)\n"
         }
         try AtomicFile.write(s, to: path)
@@ -322,11 +321,11 @@ public enum Ablation {
             md += "Analytic encoder GFLOP (`encoderFLOPs`, multiply-add = 2) beside the FLOPs the encoder issued to BLAS; latency = median "
             md += "of 2 encoder passes after a warm-up on this machine (shared CPU: indicative only); peak = resident memory high-water "
             md += "mark while loading and running that checkpoint.\n\n"
-            md += "| checkpoint | encoder (dim/depth/heads) | parameters | encoder GFLOP (analytic / BLAS) | encoder s | decoder s | peak MB |"
-            md += " " + c.datasets.map { "\($0.name) box / point" }.joined(separator: " | ") + " |\n|---|---|---|---|---|---|---|"
+            md += "| checkpoint | family | encoder (dim/depth/heads) | parameters | encoder GFLOP (analytic / BLAS) | encoder s | decoder s | peak MB |"
+            md += " " + c.datasets.map { "\($0.name) box / point" }.joined(separator: " | ") + " |\n|---|---|---|---|---|---|---|---|"
             md += String(repeating: "---|", count: c.datasets.count) + "\n"
             for s in sizes {
-                md += "| \(s.name) | \(s.config.encoderEmbedDim)/\(s.config.encoderDepth)/\(s.config.encoderNumHeads) | "
+                md += "| \(s.name) | \(s.family) | \(s.embedDim)/\(s.depth)/\(s.heads) | "
                 md += String(format: "%.2f M | %.1f / %.1f | %.2f | %.3f | %.0f |", Double(s.parameters) / 1e6, s.encoderGFLOP,
                              s.measuredEncoderGFLOP, s.encoderSeconds, s.decoderSeconds, Double(s.peakBytes) / 1e6)
                 md += " " + c.datasets.map { d -> String in
@@ -337,8 +336,10 @@ public enum Ablation {
             }
             md += "\n"
             md += "Sizes of the presets (formula only; run `sam ablate` with their checkpoints for latency and scores): "
-            md += SAMConfig.presets.sorted { $0.value.parameterCount < $1.value.parameterCount }.map { name, cfg in
-                String(format: "%@ %.1f M parameters, %.0f encoder GFLOP", name, Double(cfg.parameterCount) / 1e6, Double(encoderFLOPs(cfg)) / 1e9)
+            let presets = SAMConfig.presets.map { ($0.key, $0.value.parameterCount, encoderFLOPs($0.value)) }
+                + SAM2Config.presets.map { ($0.key, $0.value.parameterCount, encoderFLOPs($0.value)) }
+            md += presets.sorted { $0.1 < $1.1 }.map { name, params, flops in
+                String(format: "%@ %.1f M parameters, %.0f encoder GFLOP", name, Double(params) / 1e6, Double(flops) / 1e9)
             }.joined(separator: "; ") + ".\n\n"
         }
         if !c.anchors.isEmpty {

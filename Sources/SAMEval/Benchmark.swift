@@ -128,23 +128,39 @@ public enum Benchmark {
     /// Times the encoder on a synthetic 1024-sided image and the prompt path on `batch` one-point prompts; with
     /// `roofline`, measures the sgemm rate (`SgemmProbe`) right before each timed encoder run.
     public static func run(model: Sam, runs: Int, batch: Int, roofline: Bool = false) -> BenchmarkResult {
+        run(model: .sam(model), runs: runs, batch: batch, roofline: roofline)
+    }
+
+    /// `run` for a model of either family (SAM 2: the same synthetic 1024² input, its encoder and decoder).
+    public static func run(model any: AnyModel, runs: Int, batch: Int, roofline: Bool = false) -> BenchmarkResult {
         var r = BenchmarkResult()
         r.batch = batch
-        let s = model.config.imageSize
+        let s: Int
+        switch any {
+        case .sam(let m): s = m.config.imageSize
+        case .sam2(let m): s = m.config.imageSize
+        }
         let input = Tensor(shape: [1, 3, s, s]) { p in
             for i in p.indices {
                 let v: Int = (i &* 7919) % 255
                 p[i] = Float(v) / 64 - 2
             }
         }
-        let predictor = SamPredictor(model: model)
+        let predictor = any.makePredictor()
+        let encode: () -> Void
+        if let p = predictor as? SamPredictor {
+            encode = { p.setPreprocessed(input, originalSize: (s, s), inputSize: (s, s)) }
+        } else {
+            let p = predictor as! SAM2Predictor
+            encode = { p.setPreprocessed(input, originalSize: (s, s)) }
+        }
         let probe = roofline ? SgemmProbe() : nil
         for i in 0...runs {
             if i > 0, let probe { r.sgemmRuns.append(probe.rate(runs: 5)) }
             if i == 1 { Profiler.reset(); Profiler.enabled = true }
             let f0 = GEMMCounter.flops
             let t = Date()
-            predictor.setPreprocessed(input, originalSize: (s, s), inputSize: (s, s))
+            encode()
             if i > 0 { r.encoderSeconds.append(Date().timeIntervalSince(t)); r.encoderFLOPs = GEMMCounter.flops - f0 }
         }
         var prompts: [Prompt] = []
@@ -155,7 +171,7 @@ public enum Benchmark {
         for i in 0...runs {
             let f0 = GEMMCounter.flops
             let t = Date()
-            _ = try? predictor.predictBatch(prompts, multimaskOutput: true)
+            _ = try? predictor.predictBatch(prompts, maskInputs: nil, multimaskOutput: true, nil)
             if i > 0 { r.decoderSeconds.append(Date().timeIntervalSince(t)); r.decoderFLOPs = GEMMCounter.flops - f0 }
         }
         Profiler.enabled = false

@@ -86,7 +86,7 @@ public struct ClickRun: Sendable {
 /// kept last round as mask input, multimask off. N clicks are always made (no early stop), so mIoU@k exists for
 /// every k.
 public enum ClickSimulation {
-    public static func run(predictor: SamPredictor, truth gt: GroundTruth, clicks n: Int) throws -> ClickRun {
+    public static func run(predictor: any PromptPredictor, truth gt: GroundTruth, clicks n: Int) throws -> ClickRun {
         var clicker = Clicker(truth: gt)
         var pred = [UInt8](repeating: 0, count: gt.width * gt.height)
         var previous: Tensor?
@@ -97,10 +97,10 @@ public enum ClickSimulation {
                                 labels: clicker.clicks.map { $0.positive ? 1 : 0 })
             let out: Prediction, keep: Int
             if k == 0 {
-                out = try predictor.predict(prompt, multimaskOutput: true)
+                out = try predictor.predictOne(prompt, multimaskOutput: true)
                 keep = firstArgmax(out.iouPredictions)
             } else {
-                out = try predictor.predict(prompt, maskInput: previous, multimaskOutput: false)
+                out = try predictor.predictOne(prompt, maskInput: previous, multimaskOutput: false)
                 keep = 0
             }
             pred = Array(out.mask(keep))

@@ -91,7 +91,7 @@ public enum Evaluation {
     }
 
     /// Runs every protocol on every object, resuming each protocol's journal, and returns the finished results.
-    public static func run(predictor: SamPredictor, dataset: Dataset, options o: EvalOptions,
+    public static func run(predictor: any PromptPredictor, dataset: Dataset, options o: EvalOptions,
                            progress: (EvalProgress) -> Void = { _ in }) throws -> [ProtocolResult] {
         precondition(o.protocols.count == o.outputs.count)
         let objs = objects(of: dataset, shard: o.shard, limit: o.limit)

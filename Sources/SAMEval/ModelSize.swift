@@ -36,10 +36,44 @@ public func encoderFLOPs(_ c: SAMConfig, asIssued: Bool = false) -> Int {
     return f
 }
 
+/// Analytic FLOPs of one SAM 2 image-encoder pass (Hiera trunk, FPN neck, `conv_s0`/`conv_s1`), as the reference
+/// computes it (ref: sam2/modeling/backbones/hieradet.py@1.1.0), multiply-add = 2, N tokens on a stage's grid:
+/// - patch embedding 2·N·C·3·49 (7×7, stride 4);
+/// - each block: qkv 2·T·C·3C' over T tokens (the windows' padded token count: Meta partitions after `norm1`;
+///   `asIssued`: the N real tokens), attention 2·2·Lq·Lk·C' per window (queries pooled in a stage's first block),
+///   proj 2·Tq·C'², the shortcut's projection 2·N·C·C' where the width changes, MLP 2·N'·C'·2·(4C');
+/// - neck: one 1×1 convolution per level 2·Nₗ·Cₗ·D; decoder convolutions on levels 0 and 1: 2·N₀·D·D/8 + 2·N₁·D·D/4.
+public func encoderFLOPs(_ c: SAM2Config, asIssued: Bool = false) -> Int {
+    var g = c.patchGrid, f = 2 * g * g * c.embedDim * 3 * 49
+    for spec in c.blockSpecs {
+        let s = spec.pooled ? c.qStride : 1, go = g / s, n = g * g, no = go * go, w = spec.window
+        let padded = w > 0 ? (g + w - 1) / w * w : g
+        let t = asIssued ? n : padded * padded
+        let windows = w > 0 ? (padded / w) * (padded / w) : 1
+        let lk = w > 0 ? w * w : n, lq = lk / (s * s)
+        let paddedOut = w > 0 ? padded / s : go
+        let tq = asIssued ? no : paddedOut * paddedOut
+        f += 2 * t * spec.dim * 3 * spec.dimOut + windows * 2 * 2 * lq * lk * spec.dimOut + 2 * tq * spec.dimOut * spec.dimOut
+        if spec.dim != spec.dimOut { f += 2 * n * spec.dim * spec.dimOut }
+        f += 2 * no * spec.dimOut * 2 * Int(Double(spec.dimOut) * c.mlpRatio)
+        g = go
+    }
+    for (ch, grid) in zip(c.stageChannels, c.stageGrids) { f += 2 * grid * grid * ch * c.dModel }
+    if c.useHighResFeatures {
+        let g0 = c.stageGrids[0], g1 = c.stageGrids[1], d = c.dModel
+        f += 2 * g0 * g0 * d * (d / 8) + 2 * g1 * g1 * d * (d / 4)
+    }
+    return f
+}
+
 /// One row of the size comparison.
 public struct ModelSizeRow: Sendable {
     public var name: String
-    public var config: SAMConfig
+    /// "SAM" or "SAM 2.1".
+    public var family: String
+    /// Encoder embedding dim (Hiera: of its first stage), blocks, heads ("12"; Hiera: first → last stage, "1→8"),
+    /// global-attention blocks.
+    public var embedDim: Int, depth: Int, heads: String, globalBlocks: [Int]
     public var parameters: Int
     public var encoderGFLOP: Double
     /// FLOPs issued to BLAS during the timed pass (the GEMM counter), to check the analytic count.
@@ -69,16 +103,39 @@ public enum ModelSize {
         return Benchmark.peakRSS()
     }
 
-    /// Loads `checkpoint`, times `runs` encoder passes after one warm-up (median) and a point decode, and
-    /// reports the peak memory of doing so.
+    /// Loads `checkpoint` (either family), times `runs` encoder passes after one warm-up (median) and a point
+    /// decode, and reports the peak memory of doing so.
     public static func measure(name: String, checkpoint: String, runs: Int = 2) throws -> ModelSizeRow {
         resetPeak()
-        let model = try SamLoader.load(checkpoint: checkpoint)
-        let r = Benchmark.run(model: model, runs: max(1, runs), batch: 1)
-        return ModelSizeRow(name: name, config: model.config, parameters: model.config.parameterCount,
-                            encoderGFLOP: Double(encoderFLOPs(model.config)) / 1e9,
-                            measuredEncoderGFLOP: Double(r.encoderFLOPs) / 1e9,
-                            encoderSeconds: BenchmarkResult.median(r.encoderSeconds),
-                            decoderSeconds: BenchmarkResult.median(r.decoderSeconds), peakBytes: peakBytes())
+        return measure(name: name, model: try ModelLoader.load(checkpoint: checkpoint), runs: runs)
+    }
+
+    /// The row of a loaded model (the peak is this process's since the last `resetPeak`).
+    public static func measure(name: String, model: AnyModel, runs: Int = 2, batch: Int = 1) -> ModelSizeRow {
+        let r = Benchmark.run(model: model, runs: max(1, runs), batch: batch)
+        var row = describe(name: name, model: model)
+        row.measuredEncoderGFLOP = Double(r.encoderFLOPs) / 1e9
+        row.encoderSeconds = BenchmarkResult.median(r.encoderSeconds)
+        row.decoderSeconds = BenchmarkResult.median(r.decoderSeconds) / Double(batch)
+        row.peakBytes = peakBytes()
+        return row
+    }
+
+    /// The architecture columns of a model's row, nothing measured yet.
+    public static func describe(name: String, model: AnyModel) -> ModelSizeRow {
+        switch model {
+        case .sam(let m):
+            let c = m.config
+            return ModelSizeRow(name: name, family: "SAM", embedDim: c.encoderEmbedDim, depth: c.encoderDepth,
+                                heads: "\(c.encoderNumHeads)", globalBlocks: c.encoderGlobalAttnIndexes, parameters: c.parameterCount,
+                                encoderGFLOP: Double(encoderFLOPs(c)) / 1e9, measuredEncoderGFLOP: 0, encoderSeconds: 0,
+                                decoderSeconds: 0, peakBytes: 0)
+        case .sam2(let m):
+            let c = m.config, specs = c.blockSpecs
+            return ModelSizeRow(name: name, family: "SAM 2.1", embedDim: c.embedDim, depth: c.depth,
+                                heads: "\(specs.first?.heads ?? 0)→\(specs.last?.heads ?? 0)", globalBlocks: c.globalAttBlocks,
+                                parameters: c.parameterCount, encoderGFLOP: Double(encoderFLOPs(c)) / 1e9, measuredEncoderGFLOP: 0,
+                                encoderSeconds: 0, decoderSeconds: 0, peakBytes: 0)
+        }
     }
 }

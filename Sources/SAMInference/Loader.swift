@@ -83,6 +83,14 @@ public enum AnyModel {
         }
     }
 
+    /// Side of the encoder's square input (1024 for the published models).
+    public var imageSize: Int {
+        switch self {
+        case .sam(let m): return m.config.imageSize
+        case .sam2(let m): return m.config.imageSize
+        }
+    }
+
     public var parameterCount: Int {
         switch self {
         case .sam(let m): return m.config.parameterCount

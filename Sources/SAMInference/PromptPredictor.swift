@@ -20,6 +20,15 @@ public protocol PromptPredictor: AnyObject {
     /// A mask input read from a file (`MaskInput.read`) in this model's frame.
     func readMaskInput(path: String, index: Int?, image: RGBImage) throws -> Tensor
     func predictBatch(_ prompts: [Prompt], maskInputs: [Tensor]?, multimaskOutput: Bool, _ rec: ActivationRecorder?) throws -> [Prediction]
+    /// The current image's features (nil before an image is set), to make current again with `restore`.
+    var imageState: PredictorImageState? { get }
+    func restore(_ state: PredictorImageState)
+}
+
+/// A predictor's current image as features (an embedding cache entry of `sam serve`).
+public enum PredictorImageState {
+    case v1(embedding: Tensor, originalSize: (h: Int, w: Int), inputSize: (h: Int, w: Int))
+    case sam2(SAM2Features, originalSize: (h: Int, w: Int))
 }
 
 extension PromptPredictor {
@@ -38,6 +47,13 @@ extension SamPredictor: PromptPredictor {
     }
     public var imageIsSet: Bool { features != nil }
     public var modelName: String { model.config.presetName ?? "custom" }
+    public var imageState: PredictorImageState? {
+        features.map { .v1(embedding: $0, originalSize: originalSize, inputSize: inputSize) }
+    }
+    public func restore(_ state: PredictorImageState) {
+        guard case .v1(let e, let o, let i) = state else { preconditionFailure("a SAM 2 image state given to a v1 predictor") }
+        setEmbedding(e, originalSize: o, inputSize: i)
+    }
 }
 
 extension SAM2Predictor: PromptPredictor {
@@ -48,6 +64,11 @@ extension SAM2Predictor: PromptPredictor {
     }
     public var imageIsSet: Bool { features != nil }
     public var modelName: String { model.config.presetName ?? "sam2.1 custom" }
+    public var imageState: PredictorImageState? { features.map { .sam2($0, originalSize: originalSize) } }
+    public func restore(_ state: PredictorImageState) {
+        guard case .sam2(let f, let o) = state else { preconditionFailure("a v1 image state given to a SAM 2 predictor") }
+        setFeatures(f, originalSize: o)
+    }
 }
 
 extension AnyModel {

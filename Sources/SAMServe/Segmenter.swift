@@ -7,15 +7,10 @@ import SAMInference
 import SAMModel
 import SAMTensor
 
-/// Serialises every use of the `SamPredictor` on one queue (the predictor holds the current image's embedding, so two
+/// Serialises every use of the predictor (v1's or SAM 2's) on one queue (the predictor holds the current image's embedding, so two
 /// requests must never interleave) off Swift's cooperative threads, and keeps an LRU of image embeddings so that only
 /// the first prompt on an image pays for the encoder.
 public final class Segmenter: @unchecked Sendable {
-    struct Embedding {
-        var features: Tensor
-        var originalSize: (h: Int, w: Int)
-        var inputSize: (h: Int, w: Int)
-    }
 
     /// Timing of one call, in milliseconds.
     public struct Timing: Sendable {
@@ -31,16 +26,16 @@ public final class Segmenter: @unchecked Sendable {
 
     private let queue = DispatchQueue(label: "sam.serve.predictor")
     // everything below is touched only on `queue`
-    private let predictor: SamPredictor
-    private var cache: [String: Embedding] = [:]
+    private let predictor: any PromptPredictor
+    private var cache: [String: PredictorImageState] = [:]
     private var order: [String] = []   // least recently used first
     private var current: String?
     public let capacity: Int
-    public let model: Sam
+    public let model: AnyModel
 
-    public init(model: Sam, capacity: Int = 4) {
+    public init(model: AnyModel, capacity: Int = 4) {
         self.model = model
-        predictor = SamPredictor(model: model)
+        predictor = model.makePredictor()
         self.capacity = max(1, capacity)
     }
 
@@ -57,7 +52,7 @@ public final class Segmenter: @unchecked Sendable {
         if let e = cache[key] {
             touch(key)
             if current != key {
-                predictor.setEmbedding(e.features, originalSize: e.originalSize, inputSize: e.inputSize)
+                predictor.restore(e)
                 current = key
             }
             return (0, true)
@@ -66,7 +61,7 @@ public final class Segmenter: @unchecked Sendable {
         let t0 = DispatchTime.now().uptimeNanoseconds
         predictor.setImage(img)
         let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
-        cache[key] = Embedding(features: predictor.features!, originalSize: predictor.originalSize, inputSize: predictor.inputSize)
+        cache[key] = predictor.imageState
         current = key
         touch(key)
         while order.count > capacity { cache[order.removeFirst()] = nil }
@@ -86,13 +81,13 @@ public final class Segmenter: @unchecked Sendable {
         }
     }
 
-    /// `SamPredictor.predict` on the image called `key`.
+    /// The predictor's `predict` on the image called `key`.
     public func predict(key: String, image: @escaping () throws -> RGBImage, prompt: Prompt, multimask: Bool) async throws
         -> (Prediction, Timing) {
         try await perform {
             let (ms, cached) = try self.select(key, image: image)
             let t0 = DispatchTime.now().uptimeNanoseconds, c0 = cpuMs(CLOCK_PROCESS_CPUTIME_ID)
-            let p = try self.predictor.predict(prompt, multimaskOutput: multimask)
+            let p = try self.predictor.predictOne(prompt, multimaskOutput: multimask)
             let dms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             return (p, Timing(embedMs: ms, decodeMs: dms, decodeCPUMs: cpuMs(CLOCK_PROCESS_CPUTIME_ID) - c0, cached: cached))
         }

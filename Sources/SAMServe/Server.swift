@@ -45,7 +45,12 @@ public final class SAMServer: Sendable {
     let uploads: UploadStore
 
     /// - Throws: `ServeError` 404 when --images or --reports is not a folder.
-    public init(model: Sam, options: ServeOptions) throws {
+    public convenience init(model: Sam, options: ServeOptions) throws {
+        try self.init(model: .sam(model), options: options)
+    }
+
+    /// A server for a model of either family (SAM v1 or SAM 2.1).
+    public init(model: AnyModel, options: ServeOptions) throws {
         self.options = options
         segmenter = Segmenter(model: model, capacity: options.cacheSize)
         imagesRoot = try options.images.map(SafeRoot.init)
@@ -103,9 +108,9 @@ public final class SAMServer: Sendable {
     }
 
     func info() async throws -> Response {
-        let c = segmenter.model.config
-        return try json(Info(checkpoint: options.checkpointLabel, image_size: c.imageSize, embed_dim: c.encoderEmbedDim,
-                             depth: c.encoderDepth, images: imagesRoot != nil, reports: reportsRoot != nil, data: dataRoot != nil,
+        let d = ModelSize.describe(name: options.checkpointLabel, model: segmenter.model)
+        return try json(Info(checkpoint: options.checkpointLabel, image_size: segmenter.model.imageSize, embed_dim: d.embedDim,
+                             depth: d.depth, images: imagesRoot != nil, reports: reportsRoot != nil, data: dataRoot != nil,
                              max_upload_bytes: options.maxUploadBytes, cache_size: options.cacheSize,
                              cached: await segmenter.cachedKeys()))
     }

@@ -27,17 +27,19 @@ struct Bench: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let t0 = Date()
-            let m = try model.load()
+            let m = try model.loadAny()
             let loadSeconds = Date().timeIntervalSince(t0)
             let r = Benchmark.run(model: m, runs: max(1, runs), batch: max(1, batch), roofline: true)
             if json {
                 var obj = r.json
                 obj["model"] = model.label
+                obj["size"] = m.sizeName
+                obj["parameters"] = m.parameterCount
                 obj["load_seconds"] = loadSeconds
                 let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print("model: \(model.label)  (\(m.config.parameterCount) parameters, loaded in \(String(format: "%.2f", loadSeconds)) s)")
+                print("model: \(model.label)  (\(m.sizeName), \(m.parameterCount) parameters, loaded in \(String(format: "%.2f", loadSeconds)) s)")
                 print(r.table)
             }
         }

@@ -91,8 +91,7 @@ struct Eval: ParsableCommand {
                 print("\(ds.name): \(objs.count) objects, all readable, sizes matching; mean object area \(objs.isEmpty ? 0 : pixels / objs.count) pixels")
                 return
             }
-            let sam = try model.load()
-            let predictor = SamPredictor(model: sam)
+            let predictor = try model.loadAny().makePredictor()
             let ps = protocols
             let outs = ps.map { out.replacingOccurrences(of: "{prompt}", with: $0.fileName) }
             var desc = "sam eval checkpoint=\(model.label) \(data.runDescription)"

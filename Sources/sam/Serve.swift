@@ -38,7 +38,7 @@ struct Serve: ParsableCommand {
         var server: SAMServer!
         try runReportingErrors {
             ImageLimits.maxPixels = min(ImageLimits.maxPixels, maxPixels)
-            let sam = try model.load()
+            let sam = try model.loadAny()
             server = try SAMServer(model: sam, options: ServeOptions(
                 images: images, reports: reports, data: data, maxUploadBytes: maxUploadMb << 20, cacheSize: cache, checkpointLabel: model.label))
         }

@@ -162,8 +162,18 @@ final class CheckpointReaderTests: XCTestCase {
         assertIOError(try CheckpointReader.read(path: CheckpointFixtures.path("bad_not_a_dict.pth")), ["list"]) {
             if case .corrupt = $0 { return true } else { return false }
         }
-        assertIOError(try CheckpointReader.read(path: CheckpointFixtures.path("bad_nested_dict.pth")), ["'model'", "not a tensor"]) {
+        assertIOError(try CheckpointReader.read(path: CheckpointFixtures.path("bad_nested_other.pth")), ["'state'", "not a tensor"]) {
             if case .corrupt = $0 { return true } else { return false }
+        }
+    }
+
+    /// SAM 2's official layout, `{"model": state_dict}`, and a training file with more entries beside "model": the
+    /// state dict under "model" is what is read.
+    func testStateDictUnderModel() throws {
+        for name in ["bad_nested_dict.pth", "model_with_extras.pth"] {
+            let f = try CheckpointReader.read(path: CheckpointFixtures.path(name))
+            XCTAssertEqual(Array(f.tensors.keys), ["w"], name)
+            XCTAssertEqual(f.tensors["w"]?.data, [1, 1], name)
         }
     }
 

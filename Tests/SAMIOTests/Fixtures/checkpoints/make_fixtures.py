@@ -207,7 +207,12 @@ def main():
     handmade_zip(out("bad_forbidden_stack_global.pth"), "evil4", evil4)
     # Top level not a dict of tensors.
     torch.save([torch.ones(2)], out("bad_not_a_dict.pth"))
+    # SAM 2's layout: the state dict under "model" is read (the file name predates that; it stays for its bytes)
     torch.save({"model": {"w": torch.ones(2)}}, out("bad_nested_dict.pth"))
+    # a training file: "model" plus entries that are not tensors, which are not read
+    torch.save({"model": {"w": torch.ones(2)}, "epoch": 3, "optimizer": {"lr": 0.1}}, out("model_with_extras.pth"))
+    # a nested dict under another name is not a state dict
+    torch.save({"state": {"w": torch.ones(2)}}, out("bad_nested_other.pth"))
     # A view reaching past its storage (4 floats; size 10).
     handmade_zip(out("bad_view_out_of_range.pth"), "hand", tensor_pickle(4, 0, [10], [1]),
                  {"0": struct.pack("<4f", 1, 2, 3, 4)})
