@@ -136,6 +136,7 @@ public enum Verifier {
         let f = try HDF5File.open(path: dumpPath)
         defer { try? f.close() }
         let names = try f.datasetNames()
+        try requireFamily("SAM v1", names: names, dumpPath: dumpPath)
         let moduleNames = names.filter { !$0.hasPrefix("inputs/") && !$0.hasPrefix("outputs/") }
         let wanted = Set(moduleNames)
         let c = try DumpCase(f)

@@ -7,6 +7,25 @@ import SAMModel
 import SAMTensor
 
 extension Verifier {
+    /// Which family wrote a dump, by its module names: "SAM 2" (`image_encoder.trunk.*`, `sam_mask_decoder.*`),
+    /// "SAM v1" (`image_encoder.blocks.*`, `mask_decoder.*`), or nil (no module datasets).
+    static func dumpFamily(_ names: [String]) -> String? {
+        if names.contains(where: { $0.hasPrefix("image_encoder.trunk") || $0.hasPrefix("sam_mask_decoder") || $0.hasPrefix("sam_prompt_encoder") }) {
+            return "SAM 2"
+        }
+        if names.contains(where: { $0.hasPrefix("image_encoder.blocks") || $0.hasPrefix("mask_decoder") || $0.hasPrefix("prompt_encoder") }) {
+            return "SAM v1"
+        }
+        return nil
+    }
+
+    /// Throws when the dump was written by the other family than the model's.
+    static func requireFamily(_ family: String, names: [String], dumpPath: String) throws {
+        if let f = dumpFamily(names), f != family {
+            throw InputError(dumpPath, "is a \(f) dump (its module names are \(f)'s) but the checkpoint is a \(family) model")
+        }
+    }
+
     /// Runs the SAM 2 predictor on the dump's image and prompt with a recorder limited to the dump's module names,
     /// compares every module output, the final outputs and the object-score logit; then runs the fast path (no
     /// recorder) from the same inputs and compares its features and outputs as `fast path: …` rows.
@@ -21,6 +40,7 @@ extension Verifier {
         let f = try HDF5File.open(path: dumpPath)
         defer { try? f.close() }
         let names = try f.datasetNames()
+        try requireFamily("SAM 2", names: names, dumpPath: dumpPath)
         let moduleNames = names.filter { !$0.hasPrefix("inputs/") && !$0.hasPrefix("outputs/") }
         let wanted = Set(moduleNames)
         let c = try DumpCase(f)

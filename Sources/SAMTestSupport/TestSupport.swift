@@ -82,6 +82,22 @@ public enum TestModels {
     }
 
     /// `image_small.png`, 120 wide × 160 high — the input of every `tiny_*.h5` dump.
+    nonisolated(unsafe) private static var tinySAM2Model: SAM2Model?
+
+    /// The 0.67 M-parameter random SAM 2.1 of `Tests/Fixtures/sam2` (with its configuration file), loaded once.
+    public static func tinySAM2() throws -> SAM2Model {
+        lock.lock(); defer { lock.unlock() }
+        if let m = tinySAM2Model { return m }
+        let m = try SAM2Loader.load(checkpoint: Paths.fixture("sam2/sam2.1_tiny_random.pt"), config: try tinySAM2Config())
+        tinySAM2Model = m
+        return m
+    }
+
+    /// The configuration of `tinySAM2` (`Tests/Fixtures/sam2/sam2.1_tiny_random.json`).
+    public static func tinySAM2Config() throws -> SAM2Config {
+        try JSONDecoder().decode(SAM2Config.self, from: Data(contentsOf: URL(fileURLWithPath: Paths.fixture("sam2/sam2.1_tiny_random.json"))))
+    }
+
     public static func tinyImage() throws -> RGBImage { try ImageReader.readRGB(path: Paths.fixture("reference/image_small.png")) }
 }
 
