@@ -152,4 +152,41 @@ final class HostileCheckpointTests: XCTestCase {
             try FileManager.default.copyItem(atPath: path, toPath: out + "/micro_sam.safetensors")
         }
     }
+
+    /// A SAM 2.1 model small enough for a fuzz seed (23 K values): Hiera with embed 4 and one block per stage,
+    /// neck and decoder 16 wide, and the video-only weights at their smallest (one memory, one memory-attention
+    /// layer, a one-stage mask downsampler, one fuser block). Written to SAM_FUZZ_SEED_DIR as micro_sam2.safetensors.
+    static var microSAM2Config: SAM2Config {
+        var c = SAM2Config(embedDim: 4, numHeads: 1, stages: [1, 1, 1, 1], globalAttBlocks: [], windowPosEmbedBkgSize: 7)
+        c.dModel = 16; c.maskInChans = 4; c.decoderDepth = 1; c.decoderMLPDim = 16; c.iouHeadHiddenDim = 16; c.mlpRatio = 1
+        return c
+    }
+
+    func testMicroSAM2SeedLoadsBack() throws {
+        let c = Self.microSAM2Config
+        func values(_ k: String, _ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { Float(($0 * 7919 + k.utf8.count * 31) % 2001 - 1000) * 1e-4 })
+        }
+        var tensors: [String: Tensor] = [:]
+        for (k, shape) in SAM2WeightShapes.imageShapes(c) { tensors[k] = values(k, shape) }
+        // the video-only weights follow from a few of their own shapes (SAM2VideoWeights)
+        let seeds: [String: [Int]] = [
+            "maskmem_tpos_enc": [1, 1, 1, 4], "memory_attention.layers.0.linear1.weight": [8, 16],
+            "memory_encoder.mask_downsampler.encoder.0.weight": [4, 1, 3, 3], "memory_encoder.mask_downsampler.encoder.1.weight": [4],
+            "memory_encoder.fuser.layers.0.pwconv1.weight": [8, 16],
+        ]
+        for (k, s) in seeds { tensors[k] = values(k, s) }
+        for (k, s) in try SAM2VideoWeights.expected(from: tensors, dModel: 16) { tensors[k] = values(k, s) }
+        let count = tensors.values.reduce(0) { $0 + $1.count }
+        XCTAssertLessThan(count, 30_000)   // under libFuzzer's 128 KiB input bound for checkpoints
+        let path = dir + "/micro_sam2.safetensors"
+        try CheckpointWriter.writeSafetensors(tensors, to: path)
+        guard case .sam2(let model) = try ModelLoader.load(checkpoint: path) else { return XCTFail("not loaded as SAM 2") }
+        XCTAssertEqual(model.config, c)
+        XCTAssertEqual(model.videoWeights.count, 55)
+        if let out = ProcessInfo.processInfo.environment["SAM_FUZZ_SEED_DIR"] {
+            try? FileManager.default.removeItem(atPath: out + "/micro_sam2.safetensors")
+            try FileManager.default.copyItem(atPath: path, toPath: out + "/micro_sam2.safetensors")
+        }
+    }
 }

@@ -2,8 +2,8 @@
 # Runs every fuzz target for N executions (default 100000) and prints a Markdown table:
 # parser, executions, crashes, hangs, out-of-memory, seconds. Usage: experiments/fuzz/run.sh [N] [target ...]
 # Needs experiments/fuzz/samfuzz (build.sh). Limits per input: 10 s (-timeout, a hang), 2 GiB per allocation
-# (-malloc_limit_mb) and 4 GiB RSS; inputs up to 16 KiB, 128 KiB for pth/safetensors (whole-model seeds, MAXLEN
-# overrides). Findings go to experiments/fuzz/findings/, logs to experiments/fuzz/logs/.
+# (-malloc_limit_mb) and 4 GiB RSS; inputs up to 16 KiB, 256 KiB for pth/safetensors (whole-model seeds, MAXLEN
+# overrides; the SAM 2.1 seeds are 110 and 141 KB). Findings go to experiments/fuzz/findings/, logs to experiments/fuzz/logs/.
 set -uo pipefail
 cd "$(dirname "$0")"
 N=${1:-100000}; shift || true
@@ -19,7 +19,8 @@ for t in "${targets[@]}"; do
     mkdir -p work/$t
     # checkpoints run through the loader and a forward pass: their seeds are whole models (micro_sam_*: 30-60 KB)
     maxlen=${MAXLEN:-16384}
-    [[ $t == pth || $t == safetensors ]] && maxlen=${MAXLEN:-131072}
+    # (a SAM 2.1 seed has ~300 tensors: 140 KB as .safetensors, 175 KB as .pth, whatever its values)
+    [[ $t == pth || $t == safetensors ]] && maxlen=${MAXLEN:-262144}
     start=$(date +%s.%N)
     SAMFUZZ_TARGET=$t SAMFUZZ_TMP=${SAMFUZZ_TMP:-/dev/shm} ./samfuzz work/$t $seeds -runs=$N -timeout=10 \
         -rss_limit_mb=4096 -malloc_limit_mb=2048 -max_len=$maxlen -print_final_stats=1 \
