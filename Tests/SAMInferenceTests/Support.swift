@@ -74,4 +74,6 @@ struct SegmentResultFile: Decodable {
     var masks: [Mask]
     var multimask: Bool
     var prompt: PromptSpec
+    /// SAM 2 only.
+    var object_score_logit: Float?
 }
