@@ -2,6 +2,10 @@
 """Meta's PyTorch SAM vs `sam bench`, on the same machine in the same run, alternating, with the ratios.
 
   python3 experiments/bench/compare_pytorch.py --model-type vit_b --runs 3 [--rounds 2] [--batch 64]
+  python3 experiments/bench/compare_pytorch.py --model-type sam2.1_hiera_t [--checkpoint sam2.1_hiera_tiny.pt]
+
+SAM 2.1 sizes (sam2.1_hiera_t, _s, _b+, _l) run Meta's sam2 1.1.0: the encoder as SAM2ImagePredictor.set_image runs
+it after its transforms (forward_image, _prepare_backbone_features, no_mem_embed) and `_predict` for the decoder.
 
 Each round runs the PyTorch benchmark in a fresh process (glibc malloc tuned as PyTorch is at its best:
 MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=1073741824, torch threads = cores) and
@@ -44,6 +48,45 @@ print(json.dumps({"encoder_seconds": statistics.median(enc), "decoder_seconds": 
                   "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 '''
 
+# SAM 2.1 (sam2 1.1.0): the image encoder as SAM2ImagePredictor.set_image runs it after its transforms
+# (forward_image, _prepare_backbone_features, no_mem_embed), and _predict on one point per prompt
+TORCH_BENCH_SAM2 = r'''
+import json, os, resource, sys, time, statistics
+sys.path.insert(0, os.path.join(sys.argv[1], "experiments", "reference"))
+import torch
+from sam2_config import build
+from sam2.sam2_image_predictor import SAM2ImagePredictor
+torch.set_num_threads(os.cpu_count())
+size, runs, batch, ckpt = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+model = build(size, checkpoint=ckpt or None)
+pred = SAM2ImagePredictor(model)
+x = torch.randn(1, 3, 1024, 1024)
+enc = []
+with torch.no_grad():
+    for i in range(runs + 1):
+        t = time.perf_counter()
+        out = model.forward_image(x)
+        _, feats, _, _ = model._prepare_backbone_features(out)
+        feats[-1] = feats[-1] + model.no_mem_embed
+        dt = time.perf_counter() - t
+        if i: enc.append(dt)
+    fs = [f.permute(1, 2, 0).view(1, -1, *s) for f, s in zip(feats[::-1], pred._bb_feat_sizes[::-1])][::-1]
+    pred._features = {"image_embed": fs[-1], "high_res_feats": fs[:-1]}
+    pred._is_image_set, pred._orig_hw = True, [(1024, 1024)]
+    def decode(b):
+        pts = torch.tensor([[[100.0 + 7 * k, 200.0 + 3 * k]] for k in range(b)])
+        lab = torch.ones(b, 1, dtype=torch.int)
+        t = time.perf_counter(); pred._predict(pts, lab, multimask_output=True); return time.perf_counter() - t
+    one = [decode(1) for _ in range(runs + 1)][1:]
+    many = [decode(batch) for _ in range(runs + 1)][1:]
+print(json.dumps({"encoder_seconds": statistics.median(enc), "decoder_seconds": statistics.median(one),
+                  "decoder_batch_seconds": statistics.median(many),
+                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+'''
+
+# the sizes of `sam bench --model-type` for SAM 2.1 → sam2_config's names
+SAM2_SIZES = {"sam2.1_hiera_t": "t", "sam2.1_hiera_s": "s", "sam2.1_hiera_b+": "b+", "sam2.1_hiera_l": "l"}
+
 
 # glibc malloc as PyTorch is at its best (its page faults cost a third of the encoder's time otherwise)
 TORCH_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "68719476736", "MALLOC_TOP_PAD_": "1073741824"}
@@ -58,12 +101,16 @@ def torch_json(script, *argv):
 
 
 def torch_run(args):
+    if args.model_type in SAM2_SIZES:
+        return torch_json(TORCH_BENCH_SAM2, SAM2_SIZES[args.model_type], str(args.runs), str(args.batch), args.checkpoint or "")
     return torch_json(TORCH_BENCH, args.model_type or "", str(args.runs), str(args.batch), args.checkpoint or "")
 
 
 def swift_run(args, batch):
     cmd = [args.sam, "bench", "--runs", str(args.runs), "--batch", str(batch), "--json"]
     cmd += ["--checkpoint", args.checkpoint] if args.checkpoint else ["--model-type", args.model_type]
+    if args.checkpoint and args.model_type in SAM2_SIZES:
+        cmd += ["--model-type", args.model_type]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
