@@ -135,6 +135,8 @@ public struct SegmentResponse: Codable, Sendable {
     /// From the request's arrival to the encoded masks (excludes the answer's JSON serialisation and the network);
     /// what decode_ms and encode_ms leave is parsing and waiting for the predictor's queue and for the cores.
     public var server_ms: Double
+    /// SAM 2: the decoder's object-score logit (> 0: an object is present); absent for v1.
+    public var object_score_logit: Float? = nil
 }
 
 /// The answer of POST /api/embed and POST /api/upload.

@@ -215,7 +215,7 @@ public final class SAMServer: Sendable {
         var resp = SegmentResponse(width: pred.width, height: pred.height, iou_predictions: pred.iouPredictions, masks: masks,
                                    best: best, prompt: r.spec, cached: t.cached, embed_ms: t.embedMs, decode_ms: t.decodeMs,
                                    decode_cpu_ms: t.decodeCPUMs, encode_ms: 0, encode_cpu_ms: cpuMs(CLOCK_THREAD_CPUTIME_ID) - c1,
-                                   server_ms: 0)
+                                   server_ms: 0, object_score_logit: pred.objectScoreLogit)
         // both end before the answer's own JSON serialisation (a few strings already encoded above)
         let t2 = DispatchTime.now().uptimeNanoseconds
         resp.encode_ms = Double(t2 - t1) / 1e6

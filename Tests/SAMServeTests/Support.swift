@@ -29,7 +29,11 @@ final class LiveServer: @unchecked Sendable {
     let base: URL
     private let task: Task<Void, any Error>
 
-    init(model: Sam, options: ServeOptions) async throws {
+    convenience init(model: Sam, options: ServeOptions) async throws {
+        try await self.init(model: .sam(model), options: options)
+    }
+
+    init(model: AnyModel, options: ServeOptions) async throws {
         // Hummingbird reads its log level from LOG_LEVEL; stopping by cancellation logs an error otherwise
         setenv("LOG_LEVEL", "critical", 0)
         server = try SAMServer(model: model, options: options)
