@@ -43,6 +43,9 @@ extension Verifier {
         try requireFamily("SAM 2", names: names, dumpPath: dumpPath)
         let moduleNames = names.filter { !$0.hasPrefix("inputs/") && !$0.hasPrefix("outputs/") }
         let wanted = Set(moduleNames)
+        if f.contains("inputs/box"), try f.readTensor("inputs/box").shape.count == 2 {
+            return try verifyBatch(sam2: fastPathModel, file: f, tolerance: tolerance, strict: strict)
+        }
         let c = try DumpCase(f)
         let objectScore = f.contains("outputs/object_score_logits") ? try f.readTensor("outputs/object_score_logits") : nil
         let rec = ActivationRecorder(filter: writeDump == nil ? { wanted.contains($0) } : nil)
@@ -99,6 +102,50 @@ extension Verifier {
             try o.write("outputs/object_score_logits", Tensor(shape: [1, 1], data: [pred.objectScoreLogit ?? .nan]))
             try o.close()
         }
+        return report
+    }
+
+    /// A batched prompt file (`inputs/box` N × 4, as experiments/reference/compare_predictor_sam2.py writes for
+    /// `SAM2ImagePredictor.predict(box=N×4)`): the N boxes decoded in one batch by the path `segment --prompts`
+    /// runs, compared with `outputs/masks` N×C×H×W, `iou_predictions` N×C, `low_res_logits` N×C×256×256 and
+    /// `object_score_logits` N×1.
+    static func verifyBatch(sam2 model: SAM2Model, file f: HDF5File, tolerance: Double, strict: Bool) throws -> VerifyReport {
+        let img = try f.readUInt8("inputs/image")
+        guard img.shape.count == 3, img.shape[2] == 3 else {
+            throw IOError.corrupt(f.path, "inputs/image has shape \(img.shape), expected H×W×3")
+        }
+        let boxes = try f.readTensor("inputs/box")
+        guard boxes.shape.count == 2, boxes.shape[1] == 4, boxes.shape[0] >= 1 else {
+            throw IOError.corrupt(f.path, "inputs/box has shape \(boxes.shape), expected N×4")
+        }
+        let multimask = (f.intAttribute("multimask_output", on: "inputs") ?? f.intAttribute("multimask_output") ?? 1) != 0
+        let prompts = (0..<boxes.shape[0]).map { i in
+            Prompt(box: (boxes.data[4 * i], boxes.data[4 * i + 1], boxes.data[4 * i + 2], boxes.data[4 * i + 3]))
+        }
+        let p = SAM2Predictor(model: model)
+        p.setImage(RGBImage(width: img.shape[1], height: img.shape[0], pixels: img.values))
+        let preds = try p.predictBatch(prompts, multimaskOutput: multimask)
+        let c = preds[0].maskCount, h = preds[0].height, w = preds[0].width
+        var report = VerifyReport(strict: strict)
+        if f.contains("outputs/masks") {
+            let m = try f.readUInt8("outputs/masks")
+            report.rows.append(maskRow("batch: outputs/masks", shape: [prompts.count, c, h, w], preds.flatMap(\.masks),
+                                       referenceShape: m.shape, m.values))
+        }
+        func tensorRow(_ name: String, _ ours: Tensor, maxAbs: Bool) throws {
+            guard f.contains(name) else { return }
+            var row = Comparison(name: "batch: " + name, ours: ours, reference: try f.readTensor(name),
+                                 tolerance: maxAbs ? Tolerance.iouMaxAbs : tolerance)
+            if maxAbs {
+                row.passed = row.shape == row.referenceShape && row.maxAbs <= Tolerance.iouMaxAbs
+                row.note = "max-abs ≤ \(Tolerance.iouMaxAbs)"
+            }
+            report.rows.append(row)
+        }
+        try tensorRow("outputs/iou_predictions", Tensor(shape: [prompts.count, c], data: preds.flatMap(\.iouPredictions)), maxAbs: true)
+        let l = preds[0].lowResLogits.shape[1]
+        try tensorRow("outputs/low_res_logits", Tensor(shape: [prompts.count, c, l, l], data: preds.flatMap(\.lowResLogits.data)), maxAbs: false)
+        try tensorRow("outputs/object_score_logits", Tensor(shape: [prompts.count, 1], data: preds.map { $0.objectScoreLogit ?? .nan }), maxAbs: true)
         return report
     }
 
