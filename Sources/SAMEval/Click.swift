@@ -97,10 +97,10 @@ public enum ClickSimulation {
                                 labels: clicker.clicks.map { $0.positive ? 1 : 0 })
             let out: Prediction, keep: Int
             if k == 0 {
-                out = try predictor.predictOne(prompt, multimaskOutput: true)
+                out = try predictor.predict(prompt, multimaskOutput: true)
                 keep = firstArgmax(out.iouPredictions)
             } else {
-                out = try predictor.predictOne(prompt, maskInput: previous, multimaskOutput: false)
+                out = try predictor.predict(prompt, maskInput: previous, multimaskOutput: false)
                 keep = 0
             }
             pred = Array(out.mask(keep))

@@ -143,10 +143,10 @@ extension EvalProtocol {
     /// Runs the protocol on one object with `predictor` holding its image; returns the values of `columns`.
     public func evaluate(predictor: any PromptPredictor, truth gt: GroundTruth, id: String, seed: UInt64) throws -> [Double] {
         func single(_ p: Prompt) throws -> [Double] {
-            [gt.iou(try predictor.predictOne(p, multimaskOutput: false).mask(0))]
+            [gt.iou(try predictor.predict(p, multimaskOutput: false).mask(0))]
         }
         func multi(_ pt: (x: Int, y: Int)) throws -> (top1: Double, oracle: Double) {
-            let pred = try predictor.predictOne(Prompt(points: [(Float(pt.x), Float(pt.y))], labels: [1]), multimaskOutput: true)
+            let pred = try predictor.predict(Prompt(points: [(Float(pt.x), Float(pt.y))], labels: [1]), multimaskOutput: true)
             let ious = (0..<pred.maskCount).map { gt.iou(pred.mask($0)) }
             return (ious[firstArgmax(pred.iouPredictions)], ious.max()!)
         }

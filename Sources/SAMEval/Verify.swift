@@ -138,15 +138,40 @@ public enum Verifier {
         let names = try f.datasetNames()
         try requireFamily("SAM v1", names: names, dumpPath: dumpPath)
         let moduleNames = names.filter { !$0.hasPrefix("inputs/") && !$0.hasPrefix("outputs/") }
-        let wanted = Set(moduleNames)
         let c = try DumpCase(f)
-        let rec = ActivationRecorder(filter: writeDump == nil ? { wanted.contains($0) } : nil)
         let predictor = SamPredictor(model: model)
-        predictor.setImage(c.image, rec)
+        let embeddingName = model.imageEncoder.name
+        let (report, rec, pred) = try run(file: f, case: c, moduleNames: moduleNames, tolerance: tolerance, strict: strict,
+                                          writeDump: writeDump, recorded: { rec, maskInput in
+            predictor.setImage(c.image, rec)
+            return (try predictor.predict(c.prompt, maskInput: maskInput, multimaskOutput: c.multimask, rec), predictor.inputImage)
+        }, fast: { maskInput in
+            // the path users run, from the same image and prompt
+            let fast = SamPredictor(model: fastPathModel)
+            fast.setImage(c.image)
+            return (try fast.predict(c.prompt, maskInput: maskInput, multimaskOutput: c.multimask), fast.features.map { (embeddingName, $0) })
+        })
+        if let out = writeDump {
+            try writeSwiftDump(path: out, recorder: rec, case: c, predictor: predictor, prediction: pred, model: model, checkpointName: checkpointName)
+        }
+        return report
+    }
+
+    /// The steps of a verification both families share: the recorded run (`recorded`, given the recorder and the
+    /// mask input; returns the prediction and the preprocessed input), its input row, one row per module output the
+    /// dump holds, the output rows; then the fast path (`fast`; returns its prediction and the image embedding under
+    /// its dump name) and its rows. An `outputs/object_score_logits` dataset adds its rows for both.
+    static func run(file f: HDF5File, case c: DumpCase, moduleNames: [String], tolerance: Double, strict: Bool, writeDump: String?,
+                    recorded: (ActivationRecorder, Tensor?) throws -> (Prediction, Tensor?),
+                    fast: (Tensor?) throws -> (Prediction, (name: String, tensor: Tensor)?)) throws
+        -> (VerifyReport, ActivationRecorder, Prediction) {
+        let wanted = Set(moduleNames)
+        let rec = ActivationRecorder(filter: writeDump == nil ? { wanted.contains($0) } : nil)
         let maskInput = c.maskInput.map { $0.reshaped([1, $0.shape[$0.rank - 2], $0.shape[$0.rank - 1]]) }
-        let pred = try predictor.predict(c.prompt, maskInput: maskInput, multimaskOutput: c.multimask, rec)
+        let objectScore = f.contains("outputs/object_score_logits") ? try f.readTensor("outputs/object_score_logits") : nil
+        let (pred, input) = try recorded(rec, maskInput)
         var report = VerifyReport(strict: strict)
-        if let ref = c.inputImage, let ours = predictor.inputImage {
+        if let ref = c.inputImage, let ours = input {
             var row = Comparison(name: "inputs/input_image", ours: ours, reference: ref, tolerance: Tolerance.inputMaxAbs)
             row.passed = row.shape == row.referenceShape && row.maxAbs <= Tolerance.inputMaxAbs
             row.note = "max-abs ≤ \(Tolerance.inputMaxAbs)"
@@ -157,22 +182,14 @@ public enum Verifier {
         }
         report.skipped = moduleNames.filter { rec.tensors[$0] == nil }
         report.rows += outputRows(pred, c, prefix: "", tolerance: tolerance)
-
-        // the path users run, from the same image and prompt
-        let fast = SamPredictor(model: fastPathModel)
-        fast.setImage(c.image)
-        let fastPred = try fast.predict(c.prompt, maskInput: maskInput, multimaskOutput: c.multimask)
-        let embeddingName = model.imageEncoder.name
-        if wanted.contains(embeddingName), let features = fast.features {
-            report.rows.append(Comparison(name: "fast path: \(embeddingName)", ours: features,
-                                          reference: try f.readTensor(embeddingName), tolerance: tolerance))
+        if let objectScore { report.rows.append(objectScoreRow(pred, objectScore, prefix: "")) }
+        let (fastPred, embedding) = try fast(maskInput)
+        if let (name, t) = embedding, wanted.contains(name) {
+            report.rows.append(Comparison(name: "fast path: \(name)", ours: t, reference: try f.readTensor(name), tolerance: tolerance))
         }
         report.rows += outputRows(fastPred, c, prefix: "fast path: ", tolerance: tolerance)
-
-        if let out = writeDump {
-            try writeSwiftDump(path: out, recorder: rec, case: c, predictor: predictor, prediction: pred, model: model, checkpointName: checkpointName)
-        }
-        return report
+        if let objectScore { report.rows.append(objectScoreRow(fastPred, objectScore, prefix: "fast path: ")) }
+        return (report, rec, pred)
     }
 
     /// Rows comparing a prediction's masks (pixel agreement), IoU predictions (max-abs) and low-res logits (rel-L2)
@@ -211,16 +228,25 @@ public enum Verifier {
     /// Writes a dump of the Swift run in the interchange layout.
     static func writeSwiftDump(path: String, recorder rec: ActivationRecorder, case c: DumpCase, predictor: SamPredictor,
                                prediction pred: Prediction, model: Sam, checkpointName: String) throws {
+        try writeDumpFile(path: path, modelType: model.config.presetName ?? "custom",
+                          config: try? JSONEncoder().encode(model.config), checkpointName: checkpointName, case: c,
+                          inputImage: predictor.inputImage, recorder: rec, prediction: pred)
+    }
+
+    /// The interchange layout of either family: attributes, inputs, every recorded module output, the outputs (and
+    /// the object-score logit when the prediction has one).
+    static func writeDumpFile(path: String, modelType: String, config: Data?, checkpointName: String, case c: DumpCase,
+                              inputImage: Tensor?, recorder rec: ActivationRecorder, prediction pred: Prediction) throws {
         let o = try HDF5File.create(path: path)
-        try o.setAttribute("model_type", model.config.presetName ?? "custom")
+        try o.setAttribute("model_type", modelType)
         try o.setAttribute("checkpoint", checkpointName)
         try o.setAttribute("torch_version", "none (\(Toolkit.name))")
         try o.setAttribute("toolkit", Toolkit.nameAndVersion)
         try o.setAttribute("image", c.imageName)
-        if let json = try? JSONEncoder().encode(model.config) { try o.setAttribute("model_config", String(decoding: json, as: UTF8.self)) }
+        if let json = config { try o.setAttribute("model_config", String(decoding: json, as: UTF8.self)) }
         try o.setAttribute("multimask_output", c.multimask ? 1 : 0)
         try o.writeUInt8("inputs/image", shape: [c.image.height, c.image.width, 3], c.image.pixels)
-        if let inp = predictor.inputImage { try o.write("inputs/input_image", inp) }
+        if let inp = inputImage { try o.write("inputs/input_image", inp) }
         if !c.prompt.points.isEmpty {
             try o.write("inputs/point_coords", Tensor(shape: [c.prompt.points.count, 2], data: c.prompt.points.flatMap { [$0.x, $0.y] }))
             try o.writeInt64("inputs/point_labels", shape: [c.prompt.labels.count], c.prompt.labels.map { Int64($0) })
@@ -232,6 +258,7 @@ public enum Verifier {
         try o.writeUInt8("outputs/masks", shape: [pred.maskCount, pred.height, pred.width], pred.masks)
         try o.write("outputs/iou_predictions", Tensor(shape: [pred.iouPredictions.count], data: pred.iouPredictions))
         try o.write("outputs/low_res_logits", pred.lowResLogits)
+        if let s = pred.objectScoreLogit { try o.write("outputs/object_score_logits", Tensor(shape: [1, 1], data: [s])) }
         try o.close()
     }
 

@@ -42,65 +42,25 @@ extension Verifier {
         let names = try f.datasetNames()
         try requireFamily("SAM 2", names: names, dumpPath: dumpPath)
         let moduleNames = names.filter { !$0.hasPrefix("inputs/") && !$0.hasPrefix("outputs/") }
-        let wanted = Set(moduleNames)
         if f.contains("inputs/box"), try f.readTensor("inputs/box").shape.count == 2 {
             return try verifyBatch(sam2: fastPathModel, file: f, tolerance: tolerance, strict: strict)
         }
         let c = try DumpCase(f)
-        let objectScore = f.contains("outputs/object_score_logits") ? try f.readTensor("outputs/object_score_logits") : nil
-        let rec = ActivationRecorder(filter: writeDump == nil ? { wanted.contains($0) } : nil)
         let predictor = SAM2Predictor(model: model)
-        predictor.setImage(c.image, rec)
-        let maskInput = c.maskInput.map { $0.reshaped([1, $0.shape[$0.rank - 2], $0.shape[$0.rank - 1]]) }
-        let pred = try predictor.predict(c.prompt, maskInput: maskInput, multimaskOutput: c.multimask, rec)
-        var report = VerifyReport(strict: strict)
-        if let ref = c.inputImage, let ours = predictor.inputImage {
-            var row = Comparison(name: "inputs/input_image", ours: ours, reference: ref, tolerance: Tolerance.inputMaxAbs)
-            row.passed = row.shape == row.referenceShape && row.maxAbs <= Tolerance.inputMaxAbs
-            row.note = "max-abs ≤ \(Tolerance.inputMaxAbs)"
-            report.rows.append(row)
-        }
-        for name in rec.names where wanted.contains(name) {
-            report.rows.append(Comparison(name: name, ours: rec.tensors[name]!, reference: try f.readTensor(name), tolerance: tolerance))
-        }
-        report.skipped = moduleNames.filter { rec.tensors[$0] == nil }
-        report.rows += outputRows(pred, c, prefix: "", tolerance: tolerance)
-        if let objectScore { report.rows.append(objectScoreRow(pred, objectScore, prefix: "")) }
-
-        let fast = SAM2Predictor(model: fastPathModel)
-        fast.setImage(c.image)
-        let fastPred = try fast.predict(c.prompt, maskInput: maskInput, multimaskOutput: c.multimask)
-        if wanted.contains("predictor/image_embed"), let features = fast.features {
-            report.rows.append(Comparison(name: "fast path: predictor/image_embed", ours: features.imageEmbed,
-                                          reference: try f.readTensor("predictor/image_embed"), tolerance: tolerance))
-        }
-        report.rows += outputRows(fastPred, c, prefix: "fast path: ", tolerance: tolerance)
-        if let objectScore { report.rows.append(objectScoreRow(fastPred, objectScore, prefix: "fast path: ")) }
-
+        let (report, rec, pred) = try run(file: f, case: c, moduleNames: moduleNames, tolerance: tolerance, strict: strict,
+                                          writeDump: writeDump, recorded: { rec, maskInput in
+            predictor.setImage(c.image, rec)
+            return (try predictor.predict(c.prompt, maskInput: maskInput, multimaskOutput: c.multimask, rec), predictor.inputImage)
+        }, fast: { maskInput in
+            let fast = SAM2Predictor(model: fastPathModel)
+            fast.setImage(c.image)
+            return (try fast.predict(c.prompt, maskInput: maskInput, multimaskOutput: c.multimask),
+                    fast.features.map { ("predictor/image_embed", $0.imageEmbed) })
+        })
         if let out = writeDump {
-            let o = try HDF5File.create(path: out)
-            try o.setAttribute("model_type", model.config.presetName ?? "sam2.1 custom")
-            try o.setAttribute("checkpoint", checkpointName)
-            try o.setAttribute("torch_version", "none (\(Toolkit.name))")
-            try o.setAttribute("toolkit", Toolkit.nameAndVersion)
-            try o.setAttribute("image", c.imageName)
-            if let json = try? JSONEncoder().encode(model.config) { try o.setAttribute("model_config", String(decoding: json, as: UTF8.self)) }
-            try o.setAttribute("multimask_output", c.multimask ? 1 : 0)
-            try o.writeUInt8("inputs/image", shape: [c.image.height, c.image.width, 3], c.image.pixels)
-            if let inp = predictor.inputImage { try o.write("inputs/input_image", inp) }
-            if !c.prompt.points.isEmpty {
-                try o.write("inputs/point_coords", Tensor(shape: [c.prompt.points.count, 2], data: c.prompt.points.flatMap { [$0.x, $0.y] }))
-                try o.writeInt64("inputs/point_labels", shape: [c.prompt.labels.count], c.prompt.labels.map { Int64($0) })
-            }
-            if let b = c.prompt.box { try o.write("inputs/box", Tensor(shape: [4], data: [b.x0, b.y0, b.x1, b.y1])) }
-            if let m = c.maskInput { try o.write("inputs/mask_input", m) }
-            try o.setAttribute("multimask_output", c.multimask ? 1 : 0, on: "inputs")
-            for name in rec.names { try o.write(name, rec.tensors[name]!) }
-            try o.writeUInt8("outputs/masks", shape: [pred.maskCount, pred.height, pred.width], pred.masks)
-            try o.write("outputs/iou_predictions", Tensor(shape: [pred.iouPredictions.count], data: pred.iouPredictions))
-            try o.write("outputs/low_res_logits", pred.lowResLogits)
-            try o.write("outputs/object_score_logits", Tensor(shape: [1, 1], data: [pred.objectScoreLogit ?? .nan]))
-            try o.close()
+            try writeDumpFile(path: out, modelType: model.config.presetName ?? "sam2.1 custom",
+                              config: try? JSONEncoder().encode(model.config), checkpointName: checkpointName, case: c,
+                              inputImage: predictor.inputImage, recorder: rec, prediction: pred)
         }
         return report
     }

@@ -68,6 +68,42 @@ public enum PromptError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+extension Prompt {
+    /// The checks of a prompt against an image of `originalSize` (both families): a prompt at all, matching labels,
+    /// labels 0 or 1, points inside, boxes ordered and inside, a mask input of the model's low-res size.
+    public static func validate(_ p: Prompt, maskInput: Tensor?, originalSize: (h: Int, w: Int), lowResSize l: Int) throws {
+        let (h, w) = originalSize
+        if p.points.isEmpty && p.box == nil && maskInput == nil { throw PromptError.empty }
+        if p.points.count != p.labels.count { throw PromptError.labelsMismatch(points: p.points.count, labels: p.labels.count) }
+        for l in p.labels where l != 0 && l != 1 { throw PromptError.badLabel(l) }
+        for pt in p.points where !(pt.x >= 0 && pt.y >= 0 && pt.x < Float(w) && pt.y < Float(h)) {
+            throw PromptError.pointOutside(x: pt.x, y: pt.y, width: w, height: h)
+        }
+        if let b = p.box {
+            if !(b.x1 >= b.x0 && b.y1 >= b.y0) { throw PromptError.boxInverted(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1) }
+            if !(b.x0 >= 0 && b.y0 >= 0 && b.x1 <= Float(w) && b.y1 <= Float(h)) {
+                throw PromptError.boxOutside(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1, width: w, height: h)
+            }
+        }
+        if let m = maskInput, m.shape != [1, 1, l, l] && m.shape != [1, l, l] && m.shape != [l, l] {
+            throw PromptError.maskInputShape(expected: [1, l, l], found: m.shape)
+        }
+    }
+
+    /// Throws unless the prompts can share one decoder pass: one mask input per prompt when any, and the same
+    /// number of decoder tokens (`tokens`, which differs between the families) for every prompt.
+    static func checkBatch(_ prompts: [Prompt], maskInputs: [Tensor]?, tokens: (Prompt) -> Int) throws {
+        if let m = maskInputs, m.count != prompts.count {
+            throw PromptError.batchMismatch("\(m.count) mask inputs for \(prompts.count) prompts")
+        }
+        let t = prompts.map(tokens)
+        if let i = t.firstIndex(where: { $0 != t[0] }) {
+            throw PromptError.batchMismatch("prompt \(i) has \(prompts[i].points.count) points\(prompts[i].box != nil ? " and a box" : ""), "
+                + "prompt 0 \(prompts[0].points.count)\(prompts[0].box != nil ? " and a box" : ""): give every prompt of a batch the same number of points, all or none a box")
+        }
+    }
+}
+
 /// Meta's `SamPredictor`: `setImage` runs the encoder once; `predict` runs prompt encoder and decoder.
 public final class SamPredictor {
     public let model: Sam
@@ -124,25 +160,7 @@ public final class SamPredictor {
     /// Checks a prompt against the image before anything runs.
     public func validate(_ p: Prompt, maskInput: Tensor?) throws {
         guard features != nil else { throw PromptError.noImage }
-        let (h, w) = originalSize
-        if p.points.isEmpty && p.box == nil && maskInput == nil { throw PromptError.empty }
-        if p.points.count != p.labels.count { throw PromptError.labelsMismatch(points: p.points.count, labels: p.labels.count) }
-        for l in p.labels where l != 0 && l != 1 { throw PromptError.badLabel(l) }
-        for pt in p.points where !(pt.x >= 0 && pt.y >= 0 && pt.x < Float(w) && pt.y < Float(h)) {
-            throw PromptError.pointOutside(x: pt.x, y: pt.y, width: w, height: h)
-        }
-        if let b = p.box {
-            if !(b.x1 >= b.x0 && b.y1 >= b.y0) { throw PromptError.boxInverted(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1) }
-            if !(b.x0 >= 0 && b.y0 >= 0 && b.x1 <= Float(w) && b.y1 <= Float(h)) {
-                throw PromptError.boxOutside(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1, width: w, height: h)
-            }
-        }
-        if let m = maskInput {
-            let l = model.config.lowResSize
-            if m.shape != [1, 1, l, l] && m.shape != [1, l, l] && m.shape != [l, l] {
-                throw PromptError.maskInputShape(expected: [1, l, l], found: m.shape)
-            }
-        }
+        try Prompt.validate(p, maskInput: maskInput, originalSize: originalSize, lowResSize: model.config.lowResSize)
     }
 
     /// Meta's `ResizeLongestSide.apply_coords`: x·(neww/w), y·(newh/h), in double precision, then float32.
@@ -158,27 +176,13 @@ public final class SamPredictor {
         return mp
     }
 
-    /// Predicts masks for one prompt (Meta's `predict`). `maskInput`: 1×M×M low-res logits from an earlier call.
-    public func predict(_ prompt: Prompt, maskInput: Tensor? = nil, multimaskOutput: Bool = true,
-                        _ rec: ActivationRecorder? = nil) throws -> Prediction {
-        try predictBatch([prompt], maskInputs: maskInput.map { [$0] }, multimaskOutput: multimaskOutput, rec)[0]
-    }
-
     /// Predicts a batch of prompts against the one embedding in a single decoder pass (Meta's `predict_torch` with
     /// B prompts). Prompts of a batch must have the same number of points and all or none a box.
     public func predictBatch(_ prompts: [Prompt], maskInputs: [Tensor]? = nil, multimaskOutput: Bool = true,
                              _ rec: ActivationRecorder? = nil) throws -> [Prediction] {
         // thrown here rather than trapping in the prompt encoder (precondition) or on an index out of range
         guard !prompts.isEmpty else { return [] }
-        if let m = maskInputs, m.count != prompts.count {
-            throw PromptError.batchMismatch("\(m.count) mask inputs for \(prompts.count) prompts")
-        }
-        let tokens = prompts.map { $0.points.count + ($0.box != nil ? 2 : ($0.points.isEmpty ? 0 : 1)) }
-        if let i = tokens.firstIndex(where: { $0 != tokens[0] }) {
-            throw PromptError.batchMismatch("prompt \(i) has \(prompts[i].points.count) points\(prompts[i].box != nil ? " and a box" : ""), "
-                + "prompt 0 \(prompts[0].points.count)\(prompts[0].box != nil ? " and a box" : ""): give every prompt of a batch the same number of points, all or none a box")
-        }
-        for (i, p) in prompts.enumerated() { try validate(p, maskInput: maskInputs?[i]) }
+        try checkBatch(prompts, maskInputs: maskInputs) { $0.points.count + ($0.box != nil ? 2 : ($0.points.isEmpty ? 0 : 1)) }
         guard let features else { throw PromptError.noImage }
         let l = model.config.lowResSize
         let masks = maskInputs.map { ms in Tensor(shape: [ms.count, 1, l, l], data: ms.flatMap(\.data)) }

@@ -32,9 +32,17 @@ public enum PredictorImageState {
 }
 
 extension PromptPredictor {
-    /// One prompt (`predictBatch` of one).
-    public func predictOne(_ prompt: Prompt, maskInput: Tensor? = nil, multimaskOutput: Bool = true) throws -> Prediction {
-        try predictBatch([prompt], maskInputs: maskInput.map { [$0] }, multimaskOutput: multimaskOutput, nil)[0]
+    /// One prompt (`predictBatch` of one; Meta's `predict`). `maskInput`: 1×M×M low-res logits from an earlier call.
+    public func predict(_ prompt: Prompt, maskInput: Tensor? = nil, multimaskOutput: Bool = true,
+                        _ rec: ActivationRecorder? = nil) throws -> Prediction {
+        try predictBatch([prompt], maskInputs: maskInput.map { [$0] }, multimaskOutput: multimaskOutput, rec)[0]
+    }
+
+    /// Throws unless the prompts can share one decoder pass (`Prompt.checkBatch`, with this family's token count)
+    /// and each is valid for the current image, before anything runs.
+    func checkBatch(_ prompts: [Prompt], maskInputs: [Tensor]?, tokens: (Prompt) -> Int) throws {
+        try Prompt.checkBatch(prompts, maskInputs: maskInputs, tokens: tokens)
+        for (i, p) in prompts.enumerated() { try validate(p, maskInput: maskInputs?[i]) }
     }
 
     public func setImage(_ image: RGBImage) { setImage(image, nil) }

@@ -49,26 +49,7 @@ public final class SAM2Predictor {
     /// Checks a prompt against the image before anything runs (the same rules as v1's predictor).
     public func validate(_ p: Prompt, maskInput: Tensor?) throws {
         guard features != nil else { throw PromptError.noImage }
-        try Self.validate(p, maskInput: maskInput, originalSize: originalSize, lowResSize: model.config.lowResSize)
-    }
-
-    static func validate(_ p: Prompt, maskInput: Tensor?, originalSize: (h: Int, w: Int), lowResSize l: Int) throws {
-        let (h, w) = originalSize
-        if p.points.isEmpty && p.box == nil && maskInput == nil { throw PromptError.empty }
-        if p.points.count != p.labels.count { throw PromptError.labelsMismatch(points: p.points.count, labels: p.labels.count) }
-        for l in p.labels where l != 0 && l != 1 { throw PromptError.badLabel(l) }
-        for pt in p.points where !(pt.x >= 0 && pt.y >= 0 && pt.x < Float(w) && pt.y < Float(h)) {
-            throw PromptError.pointOutside(x: pt.x, y: pt.y, width: w, height: h)
-        }
-        if let b = p.box {
-            if !(b.x1 >= b.x0 && b.y1 >= b.y0) { throw PromptError.boxInverted(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1) }
-            if !(b.x0 >= 0 && b.y0 >= 0 && b.x1 <= Float(w) && b.y1 <= Float(h)) {
-                throw PromptError.boxOutside(x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1, width: w, height: h)
-            }
-        }
-        if let m = maskInput, m.shape != [1, 1, l, l] && m.shape != [1, l, l] && m.shape != [l, l] {
-            throw PromptError.maskInputShape(expected: [1, l, l], found: m.shape)
-        }
+        try Prompt.validate(p, maskInput: maskInput, originalSize: originalSize, lowResSize: model.config.lowResSize)
     }
 
     /// `transform_coords(normalize=True)`: x / w · S, y / h · S in float32; a box becomes its two corners labelled
@@ -82,25 +63,12 @@ public final class SAM2Predictor {
         return ModelPrompt(points: Tensor(shape: [labels.count, 2], data: pts), labels: labels)
     }
 
-    public func predict(_ prompt: Prompt, maskInput: Tensor? = nil, multimaskOutput: Bool = true,
-                        _ rec: ActivationRecorder? = nil) throws -> Prediction {
-        try predictBatch([prompt], maskInputs: maskInput.map { [$0] }, multimaskOutput: multimaskOutput, rec)[0]
-    }
-
     /// A batch of prompts against the one image (`_predict` with B prompts). Prompts of a batch must give the
     /// decoder the same number of tokens (points, plus two for a box).
     public func predictBatch(_ prompts: [Prompt], maskInputs: [Tensor]? = nil, multimaskOutput: Bool = true,
                              _ rec: ActivationRecorder? = nil) throws -> [Prediction] {
         guard !prompts.isEmpty else { return [] }
-        if let m = maskInputs, m.count != prompts.count {
-            throw PromptError.batchMismatch("\(m.count) mask inputs for \(prompts.count) prompts")
-        }
-        let tokens = prompts.map { $0.points.count + ($0.box != nil ? 2 : 0) }
-        if let i = tokens.firstIndex(where: { $0 != tokens[0] }) {
-            throw PromptError.batchMismatch("prompt \(i) has \(prompts[i].points.count) points\(prompts[i].box != nil ? " and a box" : ""), "
-                + "prompt 0 \(prompts[0].points.count)\(prompts[0].box != nil ? " and a box" : ""): give every prompt of a batch the same number of points, all or none a box")
-        }
-        for (i, p) in prompts.enumerated() { try validate(p, maskInput: maskInputs?[i]) }
+        try checkBatch(prompts, maskInputs: maskInputs) { $0.points.count + ($0.box != nil ? 2 : 0) }
         guard let features else { throw PromptError.noImage }
         let l = model.config.lowResSize
         let masks = maskInputs.map { ms in Tensor(shape: [ms.count, 1, l, l], data: ms.flatMap(\.data)) }

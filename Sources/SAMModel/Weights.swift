@@ -87,8 +87,14 @@ public final class WeightStore {
     public static func check(_ tensors: [String: Tensor], against config: SAMConfig) throws {
         let store = WeightStore(.shapesOnly)
         _ = Sam(config: config, weights: store)
+        try store.compare(tensors)
+    }
+
+    /// Compares `tensors` with every key and shape this (shapes-only) store was asked for: throws
+    /// `ModelLoadError.keys` naming every missing, unexpected and mis-shaped key.
+    public func compare(_ tensors: [String: Tensor]) throws {
         var seen = Set<String>(), missing: [String] = [], misshaped: [String] = []
-        for (key, shape) in store.requested where seen.insert(key).inserted {
+        for (key, shape) in requested where seen.insert(key).inserted {
             guard let t = tensors[key] else { missing.append(key); continue }
             if t.shape != shape { misshaped.append("\(key) (expected \(shape), found \(t.shape))") }
         }

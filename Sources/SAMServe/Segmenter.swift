@@ -87,7 +87,7 @@ public final class Segmenter: @unchecked Sendable {
         try await perform {
             let (ms, cached) = try self.select(key, image: image)
             let t0 = DispatchTime.now().uptimeNanoseconds, c0 = cpuMs(CLOCK_PROCESS_CPUTIME_ID)
-            let p = try self.predictor.predictOne(prompt, multimaskOutput: multimask)
+            let p = try self.predictor.predict(prompt, multimaskOutput: multimask)
             let dms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             return (p, Timing(embedMs: ms, decodeMs: dms, decodeCPUMs: cpuMs(CLOCK_PROCESS_CPUTIME_ID) - c0, cached: cached))
         }

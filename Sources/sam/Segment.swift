@@ -84,7 +84,7 @@ struct Segment: ParsableCommand {
                 } else {
                     let p = Prompt(points: points.map { ($0.x, $0.y) }, labels: points.map(\.label),
                                    box: box.map { ($0.v[0], $0.v[1], $0.v[2], $0.v[3]) })
-                    let pred = try predictor.predictOne(p, maskInput: maskTensor, multimaskOutput: mm)
+                    let pred = try predictor.predict(p, maskInput: maskTensor, multimaskOutput: mm)
                     try SegmentOutput.write(pred, prompt: p, multimask: mm, image: img, to: staging)
                 }
             }

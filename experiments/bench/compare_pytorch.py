@@ -19,6 +19,19 @@ import argparse, json, os, statistics, subprocess, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
+# the decoder timing and the report, shared by both benchmarks: `predict(points B×1×2, labels B×1 int)` is set above
+DECODE_AND_REPORT = r'''
+    def decode(b):
+        pts = torch.tensor([[[100.0 + 7 * k, 200.0 + 3 * k]] for k in range(b)])
+        lab = torch.ones(b, 1, dtype=torch.int)
+        t = time.perf_counter(); predict(pts, lab); return time.perf_counter() - t
+    one = [decode(1) for _ in range(runs + 1)][1:]
+    many = [decode(batch) for _ in range(runs + 1)][1:]
+print(json.dumps({"encoder_seconds": statistics.median(enc), "decoder_seconds": statistics.median(one),
+                  "decoder_batch_seconds": statistics.median(many),
+                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+'''
+
 TORCH_BENCH = r'''
 import json, os, resource, sys, time, statistics
 sys.path.insert(0, os.path.join(sys.argv[1], "experiments", "reference"))
@@ -37,16 +50,8 @@ with torch.no_grad():
         if i: enc.append(dt)
     pred = SamPredictor(sam)
     pred.features, pred.original_size, pred.input_size, pred.is_image_set = feats, (1024, 1024), (1024, 1024), True
-    def decode(b):
-        pts = torch.tensor([[[100.0 + 7 * k, 200.0 + 3 * k]] for k in range(b)])
-        lab = torch.ones(b, 1)
-        t = time.perf_counter(); pred.predict_torch(pts, lab, multimask_output=True); return time.perf_counter() - t
-    one = [decode(1) for _ in range(runs + 1)][1:]
-    many = [decode(batch) for _ in range(runs + 1)][1:]
-print(json.dumps({"encoder_seconds": statistics.median(enc), "decoder_seconds": statistics.median(one),
-                  "decoder_batch_seconds": statistics.median(many),
-                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-'''
+    predict = lambda pts, lab: pred.predict_torch(pts, lab.float(), multimask_output=True)
+''' + DECODE_AND_REPORT
 
 # SAM 2.1 (sam2 1.1.0): the image encoder as SAM2ImagePredictor.set_image runs it after its transforms
 # (forward_image, _prepare_backbone_features, no_mem_embed), and _predict on one point per prompt
@@ -73,16 +78,8 @@ with torch.no_grad():
     fs = [f.permute(1, 2, 0).view(1, -1, *s) for f, s in zip(feats[::-1], pred._bb_feat_sizes[::-1])][::-1]
     pred._features = {"image_embed": fs[-1], "high_res_feats": fs[:-1]}
     pred._is_image_set, pred._orig_hw = True, [(1024, 1024)]
-    def decode(b):
-        pts = torch.tensor([[[100.0 + 7 * k, 200.0 + 3 * k]] for k in range(b)])
-        lab = torch.ones(b, 1, dtype=torch.int)
-        t = time.perf_counter(); pred._predict(pts, lab, multimask_output=True); return time.perf_counter() - t
-    one = [decode(1) for _ in range(runs + 1)][1:]
-    many = [decode(batch) for _ in range(runs + 1)][1:]
-print(json.dumps({"encoder_seconds": statistics.median(enc), "decoder_seconds": statistics.median(one),
-                  "decoder_batch_seconds": statistics.median(many),
-                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-'''
+    predict = lambda pts, lab: pred._predict(pts, lab, multimask_output=True)
+''' + DECODE_AND_REPORT
 
 # the sizes of `sam bench --model-type` for SAM 2.1 → sam2_config's names
 SAM2_SIZES = {"sam2.1_hiera_t": "t", "sam2.1_hiera_s": "s", "sam2.1_hiera_b+": "b+", "sam2.1_hiera_l": "l"}

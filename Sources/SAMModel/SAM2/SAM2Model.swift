@@ -106,15 +106,7 @@ public enum SAM2WeightShapes {
     public static func check(_ tensors: [String: Tensor], against c: SAM2Config, video: [(key: String, shape: [Int])]) throws {
         let store = WeightStore(.shapesOnly)
         _ = SAM2Model(config: c, weights: store, video: video)
-        var seen = Set<String>(), missing: [String] = [], misshaped: [String] = []
-        for (key, shape) in store.requested where seen.insert(key).inserted {
-            guard let t = tensors[key] else { missing.append(key); continue }
-            if t.shape != shape { misshaped.append("\(key) (expected \(shape), found \(t.shape))") }
-        }
-        let unexpected = tensors.keys.filter { !seen.contains($0) }.sorted()
-        if !missing.isEmpty || !unexpected.isEmpty || !misshaped.isEmpty {
-            throw ModelLoadError.keys(missing: missing, unexpected: unexpected, misshaped: misshaped)
-        }
+        try store.compare(tensors)
     }
 }
 
