@@ -10,7 +10,11 @@ public struct BenchmarkResult {
     public var encoderFLOPs = 0
     public var decoderFLOPs = 0
     public var batch = 1
+    /// Peak resident memory of the model's own work: loaded model, one encoder pass and one decode, measured after
+    /// the timed runs with the sgemm probe freed and the high-water mark reset (Linux; elsewhere the lifetime peak).
     public var peakRSSBytes = 0
+    /// The process's lifetime peak (getrusage), the sgemm probe's operands and every timed run included.
+    public var lifetimePeakRSSBytes = 0
     /// Median-run-normalised seconds per stage (total over the timed runs ÷ runs), in first-seen order.
     public var stages: [(name: String, seconds: Double)] = []
     /// The machine's own sgemm rate on the encoder's MLP shape (`Benchmark.SgemmProbe`), GFLOP/s, measured right
@@ -42,7 +46,7 @@ public struct BenchmarkResult {
             "encoder_gflop": Double(encoderFLOPs) / 1e9, "decoder_gflop": Double(decoderFLOPs) / 1e9,
             "encoder_gflops_per_second": Double(encoderFLOPs) / 1e9 / e,
             "decoder_gflops_per_second": Double(decoderFLOPs) / 1e9 / d,
-            "peak_rss_bytes": peakRSSBytes, "blas_core": BLASCore.name, "elementwise_vector_bits": elementwiseKernelWidth,
+            "peak_rss_bytes": peakRSSBytes, "lifetime_peak_rss_bytes": lifetimePeakRSSBytes, "blas_core": BLASCore.name, "elementwise_vector_bits": elementwiseKernelWidth,
             "stages": Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0.seconds) }),
             "blas_notice": BLASCore.machineNotice ?? NSNull(),
         ]
@@ -87,32 +91,37 @@ public enum Benchmark {
     /// This machine's single-precision product rate on `mlpShape`, issued exactly as the encoder issues its linear
     /// layers (`sgemm`, bands over the cores, x · Wᵀ); the operands are made once and reused for every measurement.
     final class SgemmProbe {
-        let a: [Float], b: [Float]
-        var c: [Float]
+        /// The three operands in one anonymous mapping of its own, outside malloc's heap: `sam` keeps freed heap
+        /// memory resident (no trimming, for speed), so operands from the heap would stay in the resident set and
+        /// in every later peak; unmapped on deinit, they leave it.
+        let a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>
+        private let base: UnsafeMutableRawPointer, bytes: Int
 
         init() {
             let (m, k, n, _) = mlpShape
+            bytes = (m * k + n * k + m * n) * MemoryLayout<Float>.size
+            guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+                fatalError("sgemm probe: cannot map \(bytes) bytes")
+            }
+            base = p
+            a = p.bindMemory(to: Float.self, capacity: m * k + n * k + m * n)
+            b = a + m * k
+            c = b + n * k
             var rng = SplitMix64(seed: 1)
-            a = (0..<(m * k)).map { _ in rng.nextFloat() - 0.5 }
-            b = (0..<(n * k)).map { _ in rng.nextFloat() - 0.5 }
-            c = [Float](repeating: 0, count: m * n)
+            for i in 0..<(m * k) { a[i] = rng.nextFloat() - 0.5 }
+            for i in 0..<(n * k) { b[i] = rng.nextFloat() - 0.5 }
         }
+
+        deinit { munmap(base, bytes) }
 
         /// GFLOP/s: the median of `runs` products after one warm-up (they add to `GEMMCounter` like any product).
         func rate(runs: Int) -> Double {
             let (m, k, n, _) = mlpShape
             var times: [Double] = []
-            a.withUnsafeBufferPointer { ap in
-                b.withUnsafeBufferPointer { bp in
-                    c.withUnsafeMutableBufferPointer { cp in
-                        for i in 0...max(1, runs) {
-                            let t = Date()
-                            sgemm(transB: true, m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: k,
-                                  c: cp.baseAddress!, ldc: n)
-                            if i > 0 { times.append(Date().timeIntervalSince(t)) }
-                        }
-                    }
-                }
+            for i in 0...max(1, runs) {
+                let t = Date()
+                sgemm(transB: true, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, c: c, ldc: n)
+                if i > 0 { times.append(Date().timeIntervalSince(t)) }
             }
             return 2 * Double(m * n * k) / 1e9 / BenchmarkResult.median(times)
         }
@@ -154,7 +163,7 @@ public enum Benchmark {
             let p = predictor as! SAM2Predictor
             encode = { p.setPreprocessed(input, originalSize: (s, s)) }
         }
-        let probe = roofline ? SgemmProbe() : nil
+        var probe = roofline ? SgemmProbe() : nil
         for i in 0...runs {
             if i > 0, let probe { r.sgemmRuns.append(probe.rate(runs: 5)) }
             if i == 1 { Profiler.reset(); Profiler.enabled = true }
@@ -176,7 +185,17 @@ public enum Benchmark {
         }
         Profiler.enabled = false
         r.stages = Profiler.order.map { ($0, Profiler.seconds[$0]! / Double(runs)) }
-        r.peakRSSBytes = peakRSS()
+        // the peak of the model's own work: one more encoder pass and decode after the probe's 72 MB of operands are
+        // unmapped, from a reset high-water mark (Linux; elsewhere the process's lifetime maximum)
+        probe = nil
+        r.lifetimePeakRSSBytes = peakRSS()
+        if ModelSize.resetPeak() {
+            encode()
+            _ = try? predictor.predictBatch(prompts, maskInputs: nil, multimaskOutput: true, nil)
+            r.peakRSSBytes = ModelSize.peakBytes()
+        } else {
+            r.peakRSSBytes = peakRSS()
+        }
         return r
     }
 }

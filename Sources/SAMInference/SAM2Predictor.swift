@@ -9,7 +9,7 @@ public final class SAM2Predictor {
     public let model: SAM2Model
     public private(set) var features: SAM2Features?
     public private(set) var originalSize: (h: Int, w: Int) = (0, 0)
-    /// The preprocessed input of the encoder (1×3×1024×1024), kept for verification.
+    /// The preprocessed input of the encoder (1×3×1024×1024) of a recorded run, for verification.
     public private(set) var inputImage: Tensor?
 
     public init(model: SAM2Model) { self.model = model }
@@ -31,8 +31,10 @@ public final class SAM2Predictor {
         setPreprocessed(input, originalSize: (image.height, image.width), rec)
     }
 
+    /// The input is kept (`inputImage`) only when a recorder runs, for verification: 12.6 MB otherwise held for
+    /// nothing.
     public func setPreprocessed(_ input: Tensor, originalSize: (h: Int, w: Int), _ rec: ActivationRecorder? = nil) {
-        inputImage = input
+        inputImage = rec == nil ? nil : input
         self.originalSize = originalSize
         features = model.encode(input, rec)
         rec.record("predictor/image_embed", features!.imageEmbed)

@@ -54,6 +54,57 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padd
     }
 }
 
+/// `conv2d` with the output channels-last (N×OH×OW×OC), computed by bands of output rows: each band's im2col
+/// (one row of IC·KH·KW values per output pixel, the same order as `conv2d`'s) times the weight, the bias first in
+/// C. The working set is one band (16 output rows) instead of the whole im2col matrix and an N×C×H×W copy to
+/// transpose: SAM 2's 7×7 stride-4 patch embedding of a 1024² image would take 38 MB for im2col and 38 MB more
+/// for the transposition at sam2.1_hiera_l's 144 channels.
+public func conv2dToNHWC(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) -> Tensor {
+    precondition(x.rank == 4 && weight.rank == 4, "conv2dToNHWC expects N×C×H×W input and OC×IC×KH×KW weight")
+    let n = x.shape[0], ic = x.shape[1], h = x.shape[2], w = x.shape[3]
+    let oc = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
+    precondition(weight.shape[1] == ic, "conv2dToNHWC: weight \(weight.shape) for input \(x.shape)")
+    let oh = (h + 2 * padding - kh) / stride + 1, ow = (w + 2 * padding - kw) / stride + 1
+    let kdim = ic * kh * kw, bandRows = 16
+    return Tensor(shape: [n, oh, ow, oc]) { out in
+        x.data.withUnsafeBufferPointer { xp in
+            weight.data.withUnsafeBufferPointer { wp in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: bandRows * ow * kdim) { cb in
+                    let col = cb.baseAddress!
+                    for b in 0..<n {
+                        let src = xp.baseAddress! + b * ic * h * w
+                        for oy0 in Swift.stride(from: 0, to: oh, by: bandRows) {
+                            let rows = min(bandRows, oh - oy0), pixels = rows * ow
+                            parallelChunks(pixels, minChunk: 64) { r in
+                                for p in r {
+                                    let oy = oy0 + p / ow, ox = p % ow
+                                    let crow = col + p * kdim
+                                    for c in 0..<ic { for ky in 0..<kh {
+                                        let iy = oy * stride - padding + ky
+                                        let dst = crow + (c * kh + ky) * kw
+                                        if iy < 0 || iy >= h { dst.update(repeating: 0, count: kw); continue }
+                                        let sline = src + (c * h + iy) * w
+                                        for kx in 0..<kw {
+                                            let ix = ox * stride - padding + kx
+                                            dst[kx] = (ix >= 0 && ix < w) ? sline[ix] : 0
+                                        }
+                                    } }
+                                }
+                            }
+                            let dst = out.baseAddress! + (b * oh + oy0) * ow * oc
+                            if let bias {
+                                for p in 0..<pixels { bias.data.withUnsafeBufferPointer { (dst + p * oc).update(from: $0.baseAddress!, count: oc) } }
+                            }
+                            sgemm(transB: true, m: pixels, n: oc, k: kdim, a: col, lda: kdim, b: wp.baseAddress!, ldb: kdim,
+                                  beta: bias == nil ? 0 : 1, c: dst, ldc: oc)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// 2×2 stride-2 transposed convolution (PyTorch `nn.ConvTranspose2d(IC, OC, kernel_size=2, stride=2)`).
 /// - x: N×IC×H×W; weight: [IC, OC, 2, 2]; bias: [OC]. Returns N×OC×2H×2W with
 ///   out[n, o, 2i+a, 2j+b] = bias[o] + Σ_c x[n, c, i, j] · weight[c, o, a, b].

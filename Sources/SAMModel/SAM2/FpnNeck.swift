@@ -46,6 +46,50 @@ public final class FpnNeck {
         }
     }
 
+    /// Levels `lowest…` only, without a recorder (the fast path): the top-down chain from the lowest resolution
+    /// down to `lowest`, B×D×H×W each, keyed by level.
+    public func levels(_ xs: [Tensor], from lowest: Int) -> [Int: Tensor] {
+        let n = convs.count - 1
+        var out: [Int: Tensor] = [:]
+        var prev: Tensor?
+        for i in stride(from: n, through: lowest, by: -1) {
+            var feat = lateral(xs[i], level: i)
+            if config.fpnTopDownLevels.contains(i), let p = prev { feat.add(upsampleNearest2x(p)) }
+            prev = feat
+            out[i] = feat
+        }
+        return out
+    }
+
+    /// Level i's 1×1 lateral convolution of stage output xs[i] (channels-last) as a linear map, B×D×H×W.
+    func lateral(_ x: Tensor, level i: Int) -> Tensor {
+        let conv = convs[convs.count - 1 - i], co = conv.weight.shape[0]
+        return permute(linear(x, weight: conv.weight.reshaped([co, conv.weight.shape[1]]), bias: conv.bias), [0, 3, 1, 2])
+    }
+
+    /// `then(lateral(x))` for a level without top-down input, where `then` is a 1×1 convolution (the decoder's
+    /// conv_s0 / conv_s1), by bands of rows: per pixel the same two linear maps, without the level's D-channel
+    /// map at full resolution (1×256×256×256 floats, 67 MB, at level 0). Returns B×O×H×W.
+    public func lateral(_ x: Tensor, level i: Int, then next: Conv2d) -> Tensor {
+        precondition(!config.fpnTopDownLevels.contains(i), "FPN level \(i) has top-down input")
+        let conv = convs[convs.count - 1 - i], d = conv.weight.shape[0], o = next.weight.shape[0]
+        let b = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
+        let wl = conv.weight.reshaped([d, c]), wn = next.weight.reshaped([o, d])
+        let bandRows = max(1, 4096 / w)
+        return Tensor(shape: [b, o, h, w]) { out in
+            for bi in 0..<b {
+                for y0 in stride(from: 0, to: h, by: bandRows) {
+                    let r = min(bandRows, h - y0), start = (bi * h + y0) * w * c
+                    let band = Tensor(shape: [r * w, c], data: Array(x.data[start..<(start + r * w * c)]))
+                    let y = linear(linear(band, weight: wl, bias: conv.bias), weight: wn, bias: next.bias)   // (r·w)×o
+                    for ch in 0..<o { for p in 0..<(r * w) {
+                        out[((bi * o + ch) * h + y0) * w + p] = y.data[p * o + ch]
+                    } }
+                }
+            }
+        }
+    }
+
     /// Stage outputs (channels-last, highest resolution first) → features B×D×H×W per level, highest resolution first.
     /// Levels at or above `keep` are computed only when they feed a kept level (the scalp drops them).
     public func callAsFunction(_ xs: [Tensor], _ rec: ActivationRecorder?) -> [Tensor] {
@@ -53,12 +97,10 @@ public final class FpnNeck {
         var out = [Tensor?](repeating: nil, count: convs.count)
         var prev: Tensor?
         for i in stride(from: n, through: 0, by: -1) {
-            let conv = convs[n - i]
             // the 1×1 convolution as a linear map over the channels of the channels-last tokens
-            let x = xs[i], co = conv.weight.shape[0]
-            let lateral = permute(linear(x, weight: conv.weight.reshaped([co, conv.weight.shape[1]]), bias: conv.bias), [0, 3, 1, 2])
-            rec.record(conv.name, lateral)
-            var feat = lateral
+            let lat = lateral(xs[i], level: i)
+            rec.record(convs[n - i].name, lat)
+            var feat = lat
             if config.fpnTopDownLevels.contains(i), let p = prev {
                 let up = upsampleNearest2x(p)
                 feat.add(up)

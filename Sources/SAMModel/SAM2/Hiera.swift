@@ -77,6 +77,9 @@ public final class MultiScaleBlock {
     public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
         let b = x.shape[0], h = x.shape[1], wd = x.shape[2]
         let s = spec.pooled ? qStride : 1
+        if rec == nil && spec.window > 0 && spec.window % s == 0 && h % s == 0 && wd % s == 0 {
+            return banded(x)
+        }
         let xn = Profiler.measure("encoder: layer norms") { norm1(x, rec) }
         var shortcut = x
         if let proj {
@@ -128,6 +131,53 @@ public final class MultiScaleBlock {
     }
 }
 
+extension MultiScaleBlock {
+    /// The block without a recorder, one row of windows at a time: a windowed block mixes tokens only inside a
+    /// window, and the norms, projections, pooling and MLP are per token (pooling per s×s cell, which a row of
+    /// windows holds whole when the window is a multiple of s), so each band of `window` token rows goes through
+    /// the whole block on its own — the same operations on the same values as the whole grid at once, with a working
+    /// set of one band (a 256-wide band of 8 rows is 2048 tokens) instead of the grid's qkv and MLP activations
+    /// (113 MB and 151 MB for sam2.1_hiera_l's first stage).
+    func banded(_ x: Tensor) -> Tensor {
+        let b = x.shape[0], h = x.shape[1], wd = x.shape[2], c = spec.dim, co = spec.dimOut
+        let s = spec.pooled ? qStride : 1, ws = spec.window, ws2 = ws / s
+        let ow = wd / s, oh = h / s
+        let pw = (wd + ws - 1) / ws * ws
+        let padRow = attn.qkv.bias?.data ?? [Float](repeating: 0, count: 3 * co)
+        var out = Tensor(shape: [b, oh, ow, co]) { _ in }
+        for bi in 0..<b {
+            for y0 in stride(from: 0, to: h, by: ws) {
+                let r = min(ws, h - y0)
+                let start = ((bi * h) + y0) * wd * c
+                let band = Tensor(shape: [1, r, wd, c], data: Array(x.data[start..<(start + r * wd * c)]))
+                let xn = Profiler.measure("encoder: layer norms") { norm1(band, nil) }
+                var shortcut = band
+                if let proj {
+                    let p = Profiler.measure("encoder: qkv + proj") { proj(xn, nil) }
+                    shortcut = s > 1 ? maxPool(p, kernel: s) : p
+                }
+                let q = Profiler.measure("encoder: qkv + proj") { attn.qkv.callAsFunction(xn, nil) }
+                // the band's windows: its r rows padded to ws (and the columns to a multiple of ws) with the bias
+                let (windows, _) = Profiler.measure("encoder: window partition") {
+                    windowPartition(q, windowSize: ws, padRow: padRow)
+                }
+                let a = Profiler.measure("encoder: windowed attention") { attn.attend(qkv: windows) }
+                let un = Profiler.measure("encoder: window partition") {
+                    windowUnpartition(a, windowSize: ws2, padded: (ws2, pw / s), original: (r / s, ow))
+                }
+                var y = Profiler.measure("encoder: qkv + proj") { attn.proj(un, nil) }
+                y.add(shortcut)
+                let n2 = Profiler.measure("encoder: layer norms") { norm2(y, nil) }
+                var m = Profiler.measure("encoder: MLP") { mlp(n2, nil) }
+                m.add(y)
+                let o = ((bi * oh) + y0 / s) * ow * co
+                out.data.replaceSubrange(o..<(o + m.count), with: m.data)
+            }
+        }
+        return out
+    }
+}
+
 /// `Hiera`: the trunk of SAM 2's image encoder. Returns the output of every stage (channels-last B×H×W×C, highest
 /// resolution first); the recorder gets them as the reference returns them, B×C×H×W, as `<name>:i`.
 public final class Hiera {
@@ -152,33 +202,62 @@ public final class Hiera {
     }
 
     /// `_get_pos_embed`: pos_embed bicubically resized to the grid plus pos_embed_window tiled, channels-last
-    /// 1×g×g×C. It depends only on the weights and is computed once.
+    /// 1×g×g×C (what the recorder and the tests see; `addPositionEmbedding` adds the same values without it).
     public func positionEmbedding(grid g: Int) -> Tensor {
-        if let p = cachedPos, p.grid == g { return p.value }
-        let c = config.embedDim, ws = posEmbedWindow.shape[2]
-        var pe = interpolateBicubic(posEmbed, height: g, width: g)
+        var pe = Tensor(shape: [1, g, g, config.embedDim])
+        addPositionEmbedding(to: &pe)
+        return pe
+    }
+
+    /// The bicubic resize's first pass, kept: each of pos_embed's p rows resized along x to the grid's width,
+    /// channels-last (p × g × C; 7 × 256 × 144 floats for sam2.1_hiera_l instead of the 256 × 256 × 144 result).
+    private var cachedRows: (grid: Int, rows: [Float], taps: [(idx: [Int], c: (Float, Float, Float, Float))])?
+
+    /// x (B×g×g×C) += pos_embed resized bicubically to g×g + pos_embed_window tiled, row by row from the kept
+    /// x-resized rows: the same sums in the same order as `F.interpolate(mode="bicubic")` (x first, then y; see
+    /// `interpolateBicubic`) and the tiling, without the g×g×C table.
+    func addPositionEmbedding(to x: inout Tensor) {
+        let c = config.embedDim, g = x.shape[1], p = posEmbed.shape[2], ws = posEmbedWindow.shape[2]
+        precondition(x.shape[2] == g && x.shape[3] == c, "Hiera: position embedding for \(x.shape)")
         precondition(g % ws == 0, "Hiera: the window position embedding (\(ws)) does not tile the \(g)×\(g) grid")
-        for ch in 0..<c { for y in 0..<g { for x in 0..<g {
-            pe.data[(ch * g + y) * g + x] += posEmbedWindow.data[(ch * ws + y % ws) * ws + x % ws]
-        } } }
-        let out = permute(pe, [0, 2, 3, 1])
-        cachedPos = (g, out)
-        return out
+        if cachedRows?.grid != g {
+            // the rows' x pass: interpolateBicubic to p × g (height kept: its y taps are the identity, weight 1 at 0)
+            let rowsNCHW = interpolateBicubicRows(posEmbed, width: g)
+            cachedRows = (g, permute(rowsNCHW, [0, 2, 3, 1]).data, cubicTaps(g, p))
+        }
+        let (_, rows, taps) = cachedRows!
+        let win = permute(posEmbedWindow, [0, 2, 3, 1]).data   // ws × ws × C
+        let batch = x.shape[0]
+        x.data.withUnsafeMutableBufferPointer { xp in
+            rows.withUnsafeBufferPointer { rp in
+                for b in 0..<batch { for y in 0..<g {
+                    let (iy, cy) = taps[y]
+                    let r0 = rp.baseAddress! + iy[0] * g * c, r1 = rp.baseAddress! + iy[1] * g * c
+                    let r2 = rp.baseAddress! + iy[2] * g * c, r3 = rp.baseAddress! + iy[3] * g * c
+                    let dst = xp.baseAddress! + (b * g + y) * g * c
+                    for xx in 0..<g {
+                        let w0 = ((y % ws) * ws + xx % ws) * c
+                        for ch in 0..<c {
+                            let i = xx * c + ch
+                            let v = r0[i] * cy.0 + r1[i] * cy.1 + r2[i] * cy.2 + r3[i] * cy.3
+                            dst[i] += v + win[w0 + ch]
+                        }
+                    }
+                } }
+            }
+        }
     }
 
     /// x: B×3×S×S → stage outputs, B×H×W×C each.
     public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> [Tensor] {
-        let y = Profiler.measure("encoder: patch embedding") { patchEmbed(x, rec) }
-        var h = permute(y, [0, 2, 3, 1])
-        rec.record("\(name).patch_embed", h)
-        let g = h.shape[1]
-        let pe = positionEmbedding(grid: g)
-        let per = pe.count
-        h.data.withUnsafeMutableBufferPointer { p in
-            pe.data.withUnsafeBufferPointer { q in
-                for b in 0..<h.shape[0] { for i in 0..<per { p[b * per + i] += q[i] } }
-            }
+        // the convolution straight into the tokens' channels-last layout; the recorder gets `proj`'s output as the
+        // reference has it, B×C×H×W
+        var h = Profiler.measure("encoder: patch embedding") {
+            conv2dToNHWC(x, weight: patchEmbed.weight, bias: patchEmbed.bias, stride: patchEmbed.stride, padding: patchEmbed.padding)
         }
+        rec.record(patchEmbed.name, permute(h, [0, 3, 1, 2]))
+        rec.record("\(name).patch_embed", h)
+        addPositionEmbedding(to: &h)
         var outputs: [Tensor] = []
         let ends = Set(config.stageEnds)
         for (i, blk) in blocks.enumerated() {

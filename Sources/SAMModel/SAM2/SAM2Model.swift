@@ -77,18 +77,33 @@ public final class SAM2Model {
     /// The recorder gets the trunk, neck and conv_s0/conv_s1 outputs under Meta's names.
     public func encode(_ x: Tensor, _ rec: ActivationRecorder?) -> SAM2Features {
         let stages = trunk(x, rec)
+        let last = config.levels - 1
+        if rec == nil, let s0 = maskDecoder.convS0, let s1 = maskDecoder.convS1, last == 2,
+           !config.fpnTopDownLevels.contains(0), !config.fpnTopDownLevels.contains(1) {
+            // the path users run: the two finest levels only through conv_s0 / conv_s1, by bands of rows
+            return Profiler.measure("encoder: neck") {
+                SAM2Features(imageEmbed: addNoMemEmbed(neck.levels(stages, from: last)[last]!),
+                             highRes: [neck.lateral(stages[0], level: 0, then: s0), neck.lateral(stages[1], level: 1, then: s1)])
+            }
+        }
         let feats = Profiler.measure("encoder: neck") { neck(stages, rec) }
         let kept = Array(feats.prefix(config.levels))
-        var embed = kept[config.levels - 1]
-        if config.directlyAddNoMemEmbed {
-            let c = config.dModel, hw = embed.shape[2] * embed.shape[3]
-            for ch in 0..<c { let v = noMemEmbed.data[ch]; for i in 0..<hw { embed.data[ch * hw + i] += v } }
-        }
+        let embed = addNoMemEmbed(kept[last])
         var high: [Tensor] = []
         if let s0 = maskDecoder.convS0, let s1 = maskDecoder.convS1 {
             high = [s0(kept[0], rec), s1(kept[1], rec)]
         }
         return SAM2Features(imageEmbed: embed, highRes: high)
+    }
+
+    /// The lowest kept level plus `no_mem_embed` (the image predictor's `directly_add_no_mem_embed`).
+    func addNoMemEmbed(_ level: Tensor) -> Tensor {
+        var embed = level
+        if config.directlyAddNoMemEmbed {
+            let c = config.dModel, hw = embed.shape[2] * embed.shape[3]
+            for ch in 0..<c { let v = noMemEmbed.data[ch]; for i in 0..<hw { embed.data[ch * hw + i] += v } }
+        }
+        return embed
     }
 }
 
