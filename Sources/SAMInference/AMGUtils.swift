@@ -80,8 +80,8 @@ public func generateCropBoxes(imageHeight imH: Int, imageWidth imW: Int, nLayers
 /// `calculate_stability_score` for one mask's logits: `count(logit > t + offset) / count(logit > t − offset)`, the
 /// thresholds rounded to float32 as PyTorch compares a float32 tensor with a Python float; the ratio in float32
 /// (NaN for 0/0, when no logit exceeds t − offset).
-public func stabilityScore<C: Collection>(logits: C, maskThreshold: Float, offset: Double) -> Float where C.Element == Float {
-    let hi = Float(Double(maskThreshold) + offset), lo = Float(Double(maskThreshold) - offset)
+public func stabilityScore<C: Collection>(logits: C, maskThreshold: Double, offset: Double) -> Float where C.Element == Float {
+    let hi = Float(maskThreshold + offset), lo = Float(maskThreshold - offset)
     var inter = 0, union = 0
     for v in logits {
         if v > hi { inter += 1 }

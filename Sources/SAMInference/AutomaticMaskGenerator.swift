@@ -1,6 +1,8 @@
 // "Segment everything": prompt SAM with a grid of single points over the image (and over crops of it), keep the
-// confident and stable masks, and remove duplicates by box NMS — Meta's SamAutomaticMaskGenerator.
-// ref: segment_anything/automatic_mask_generator.py@dca509f (SamAutomaticMaskGenerator)
+// confident and stable masks, and remove duplicates by box NMS — Meta's SamAutomaticMaskGenerator, and with a SAM 2
+// model its SAM2AutomaticMaskGenerator (the decoding side is in SAM2AutomaticMaskGenerator.swift).
+// ref: segment_anything/automatic_mask_generator.py@dca509f (SamAutomaticMaskGenerator),
+// sam2/automatic_mask_generator.py@1.1.0 (SAM2AutomaticMaskGenerator)
 import SAMIO
 import SAMModel
 import SAMTensor
@@ -15,7 +17,13 @@ public enum AMGOutputMode: String, CaseIterable, Sendable {
     case cocoRLE = "coco_rle"
 }
 
-/// Every option of Meta's generator, with its defaults (chosen by Meta for ViT-H).
+/// Which of Meta's generators runs: SamAutomaticMaskGenerator (SAM v1) or SAM2AutomaticMaskGenerator (SAM 2.1).
+public enum AMGFamily: String, Sendable {
+    case sam, sam2
+}
+
+/// Every option of Meta's generators, with the defaults of SamAutomaticMaskGenerator (chosen by Meta for ViT-H);
+/// `init(family: .sam2)` gives SAM2AutomaticMaskGenerator's (for Hiera-L), which differ in `predIouThresh` only.
 public struct AMGOptions: Equatable, Sendable {
     /// Points sampled along one side (points_per_side² in all); nil when `pointGrids` is given.
     public var pointsPerSide: Int? = 32
@@ -39,11 +47,24 @@ public struct AMGOptions: Equatable, Sendable {
     public var cropNPointsDownscaleFactor = 1
     /// Explicit point grids in [0, 1]², one per crop layer; exclusive with `pointsPerSide`.
     public var pointGrids: [[AMGPoint]]? = nil
-    /// Holes and islands smaller than this are removed (then NMS is re-run); 0 skips the post-processing.
+    /// v1: holes and islands of the final masks smaller than this are removed (then NMS is re-run). SAM 2: holes and
+    /// islands of at most this many pixels of the 256×256 low-res logits are cleaned before upscaling
+    /// (`fillHolesAndSprinkles`). 0 skips either.
     public var minMaskRegionArea = 0
     public var outputMode: AMGOutputMode = .binaryMask
+    /// SAM 2 only: the cutoff that binarises the mask logits and centres the stability score (v1's is fixed at 0).
+    public var maskThreshold = 0.0
+    /// SAM 2 only: decode every mask a second time, its own low-res logits as mask input with its point, one mask out.
+    public var useM2M = false
+    /// SAM 2 only: three masks per point; false: one, the decoder's choice by stability.
+    public var multimaskOutput = true
 
     public init() {}
+
+    /// Meta's defaults for the generator of `family`.
+    public init(family: AMGFamily) {
+        if family == .sam2 { predIouThresh = 0.8 }
+    }
 
     /// The point grid of each crop layer (`build_all_layer_point_grids`, or the explicit grids).
     public var layerPointGrids: [[AMGPoint]] {
@@ -64,6 +85,7 @@ public struct AMGOptions: Equatable, Sendable {
         }
         if minMaskRegionArea < 0 { throw AMGError.badOption("min_mask_region_area must be ≥ 0, got \(minMaskRegionArea)") }
         for (name, v) in [("pred_iou_thresh", predIouThresh), ("stability_score_thresh", stabilityScoreThresh),
+                          ("mask_threshold", maskThreshold),
                           ("stability_score_offset", stabilityScoreOffset), ("box_nms_thresh", boxNmsThresh),
                           ("crop_nms_thresh", cropNmsThresh), ("crop_overlap_ratio", cropOverlapRatio)] where !v.isFinite {
             throw AMGError.badOption("\(name) must be a finite number, got \(v)")
@@ -80,6 +102,16 @@ public struct AMGOptions: Equatable, Sendable {
             }
         } else if layerPointGrids.contains(where: \.isEmpty) {
             throw AMGError.badOption("points_per_side \(pointsPerSide ?? 0) / crop_n_points_downscale_factor^\(cropNLayers) leaves no point")
+        }
+    }
+
+    /// `validate()`, and that the options exist in `family`'s generator (v1's has no mask_threshold, use_m2m or
+    /// multimask_output).
+    public func validate(for family: AMGFamily) throws {
+        try validate()
+        guard family == .sam else { return }
+        for (name, set) in [("mask_threshold", maskThreshold != 0), ("use_m2m", useM2M), ("multimask_output", !multimaskOutput)] where set {
+            throw AMGError.badOption("\(name) is an option of SAM2AutomaticMaskGenerator; the model is SAM v1")
         }
     }
 }
@@ -201,9 +233,14 @@ final class SamPointDecoder: AMGPointDecoder {
     }
 }
 
-/// Meta's `SamAutomaticMaskGenerator`: `generate(image)` returns records for the whole image.
+/// Meta's `SamAutomaticMaskGenerator`, or with a SAM 2 model its `SAM2AutomaticMaskGenerator`: `generate(image)`
+/// returns records for the whole image. The two differ in decoding (`SAM2PointDecoder`), in `mask_threshold`, in
+/// keeping the points as float32, and in where `min_mask_region_area` acts (v1: holes and islands of the final masks,
+/// then NMS again; SAM 2: in the decoder's low-res logits).
 public final class SamAutomaticMaskGenerator {
     public let options: AMGOptions
+    /// Whose generator this one follows.
+    public let family: AMGFamily
     let decoder: AMGPointDecoder
     let pointGrids: [[AMGPoint]]
 
@@ -211,11 +248,23 @@ public final class SamAutomaticMaskGenerator {
         try self.init(decoder: SamPointDecoder(model: model), options: options)
     }
 
-    init(decoder: AMGPointDecoder, options: AMGOptions) throws {
-        try options.validate()
+    /// `SAM2AutomaticMaskGenerator(model, **options)`.
+    public convenience init(model: SAM2Model, options: AMGOptions = AMGOptions(family: .sam2)) throws {
+        try self.init(decoder: SAM2PointDecoder(model: model, options: options), options: options, family: .sam2)
+    }
+
+    init(decoder: AMGPointDecoder, options: AMGOptions, family: AMGFamily = .sam) throws {
+        try options.validate(for: family)
         self.options = options
+        self.family = family
         self.decoder = decoder
         self.pointGrids = options.layerPointGrids
+    }
+
+    /// A point as the generator keeps it: float64 in v1, float32 in SAM 2 (`torch.as_tensor(points, dtype=float32)`
+    /// in `_process_batch`, and float32 plus the crop's integer offset in `uncrop_points`).
+    func kept(_ p: AMGPoint) -> AMGPoint {
+        family == .sam ? p : AMGPoint(Double(Float(p.x)), Double(Float(p.y)))
     }
 
     /// Progress within one image: (points decoded so far, points in all crops).
@@ -224,7 +273,7 @@ public final class SamAutomaticMaskGenerator {
     /// Generates masks for an RGB image (`generate`).
     public func generate(_ image: RGBImage, progress: Progress? = nil) -> [AMGRecord] {
         var data = generateMasks(image, progress: progress)
-        if options.minMaskRegionArea > 0 {
+        if family == .sam && options.minMaskRegionArea > 0 {
             data = Self.postprocessSmallRegions(data, minArea: options.minMaskRegionArea,
                                                 nmsThresh: max(options.boxNmsThresh, options.cropNmsThresh))
         }
@@ -268,7 +317,7 @@ public final class SamAutomaticMaskGenerator {
         let crop = cropBox == CropBox(0, 0, image.width, image.height) ? image : image.cropped(cropBox)
         decoder.setImage(crop)
         let w = Double(crop.width), h = Double(crop.height)
-        let points = pointGrids[layer].map { AMGPoint($0.x * w, $0.y * h) }
+        let points = pointGrids[layer].map { kept(AMGPoint($0.x * w, $0.y * h)) }
         var data = AMGMaskData()
         var start = 0
         while start < points.count {
@@ -280,19 +329,20 @@ public final class SamAutomaticMaskGenerator {
         data = data.filtered(batchedNMS(boxes: data.nmsBoxes, scores: data.iouPreds, iouThreshold: options.boxNmsThresh))
         // back to the image frame (the RLEs already cover the whole image)
         data.boxes = data.boxes.map { [$0[0] + cropBox.x0, $0[1] + cropBox.y0, $0[2] + cropBox.x0, $0[3] + cropBox.y0] }
-        data.points = data.points.map { AMGPoint($0.x + Double(cropBox.x0), $0.y + Double(cropBox.y0)) }
+        data.points = data.points.map { kept(AMGPoint($0.x + Double(cropBox.x0), $0.y + Double(cropBox.y0))) }
         data.cropBoxes = [CropBox](repeating: cropBox, count: data.count)
         return data
     }
 
-    /// `_process_batch`: one positive point per prompt, three masks each; predicted-IoU filter, stability score on the
-    /// full-resolution logits and its filter, binarise, box, crop-edge filter, RLE of the uncropped mask. A mask that
-    /// fails the IoU filter is never upsampled.
+    /// `_process_batch`: one positive point per prompt, three masks each (SAM 2: or one; with m2m, each refined once);
+    /// predicted-IoU filter, stability score on the full-resolution logits and its filter, binarise, box, crop-edge
+    /// filter, RLE of the uncropped mask. A mask that fails the IoU filter is never upsampled.
     func processBatch(_ points: [AMGPoint], cropBox: CropBox, imageWidth: Int, imageHeight: Int) -> AMGMaskData {
         let batch = decoder.decode(points)
         let c = batch.masksPerPoint
         let ch = cropBox.height, cw = cropBox.width
-        let maskThreshold = Sam.maskThreshold
+        let maskThreshold = family == .sam ? Double(Sam.maskThreshold) : options.maskThreshold
+        let binary = Float(maskThreshold)  // a float32 tensor compared with a Python float
         var out = AMGMaskData()
         for b in 0..<points.count {
             for k in 0..<c {
@@ -303,7 +353,7 @@ public final class SamAutomaticMaskGenerator {
                 precondition(logits.count == ch * cw, "decoder returned \(logits.count) logits for a \(cw)×\(ch) crop")
                 let stab = stabilityScore(logits: logits, maskThreshold: maskThreshold, offset: options.stabilityScoreOffset)
                 if options.stabilityScoreThresh > 0 && !(stab >= Float(options.stabilityScoreThresh)) { continue }
-                let mask = logits.map { $0 > maskThreshold ? UInt8(1) : 0 }
+                let mask = logits.map { $0 > binary ? UInt8(1) : 0 }
                 let box = maskToBoxXYXY(mask, width: cw, height: ch)
                 if isBoxNearCropEdge(box, cropBox: cropBox, imageWidth: imageWidth, imageHeight: imageHeight) { continue }
                 out.rles.append(RLE(uncropped: mask, cropBox: cropBox, imageHeight: imageHeight, imageWidth: imageWidth))

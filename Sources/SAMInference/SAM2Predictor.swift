@@ -71,21 +71,10 @@ public final class SAM2Predictor {
                              _ rec: ActivationRecorder? = nil) throws -> [Prediction] {
         guard !prompts.isEmpty else { return [] }
         try checkBatch(prompts, maskInputs: maskInputs) { $0.points.count + ($0.box != nil ? 2 : 0) }
-        guard let features else { throw PromptError.noImage }
+        guard features != nil else { throw PromptError.noImage }
         let l = model.config.lowResSize
         let masks = maskInputs.map { ms in Tensor(shape: [ms.count, 1, l, l], data: ms.flatMap(\.data)) }
-        let pe = model.promptEncoder
-        let (sparse, dense) = Profiler.measure("prompt encoder") { () -> (Tensor, Tensor?) in
-            let sp = pe.sparseEmbeddings(prompts.map(modelPrompt))
-            let de = masks.map { pe.maskEmbeddings($0, rec) }
-            rec.record("sam_prompt_encoder:0", sp)
-            rec.record("sam_prompt_encoder:1", de ?? pe.noMaskDense(count: prompts.count))
-            return (sp, de)
-        }
-        let out = Profiler.measure("mask decoder") {
-            model.maskDecoder(imageEmbedding: features.imageEmbed, imagePE: pe.densePE(rec), sparse: sparse, dense: dense,
-                              noMask: pe.noMaskDense(), highRes: features.highRes, multimaskOutput: multimaskOutput, rec)
-        }
+        let out = decodeLowRes(prompts, maskInputs: masks, multimaskOutput: multimaskOutput, rec)
         // masks: the unclamped low-res logits resized bilinearly to the image, > 0; the returned logits are clamped
         let c = out.masks.shape[1], h = originalSize.h, w = originalSize.w
         let up = Profiler.measure("mask postprocessing") { interpolateBilinear(out.masks, height: h, width: w) }
@@ -97,6 +86,27 @@ public final class SAM2Predictor {
             return Prediction(masks: bin, maskCount: c, height: h, width: w,
                               iouPredictions: Array(out.iou.data[(b * c)..<((b + 1) * c)]), lowResLogits: low,
                               objectScoreLogit: out.objectScores.data[b])
+        }
+    }
+
+    /// The prompt encoder and mask decoder on prompts already checked (`_predict` without its upscaling): the
+    /// unclamped low-res logits B×C×M×M, IoU predictions B×C and object-score logits. `maskInputs`: B×1×M×M or nil.
+    /// Points and boxes in pixels of the image, normalised as `transform_coords(normalize=True)` does, without a bounds
+    /// check (the automatic mask generator's explicit grids may reach the image's far side).
+    public func decodeLowRes(_ prompts: [Prompt], maskInputs: Tensor?, multimaskOutput: Bool,
+                             _ rec: ActivationRecorder? = nil) -> SAM2DecoderOutput {
+        guard let features else { preconditionFailure("SAM2Predictor.decodeLowRes before setImage") }
+        let pe = model.promptEncoder
+        let (sparse, dense) = Profiler.measure("prompt encoder") { () -> (Tensor, Tensor?) in
+            let sp = pe.sparseEmbeddings(prompts.map(modelPrompt))
+            let de = maskInputs.map { pe.maskEmbeddings($0, rec) }
+            rec.record("sam_prompt_encoder:0", sp)
+            rec.record("sam_prompt_encoder:1", de ?? pe.noMaskDense(count: prompts.count))
+            return (sp, de)
+        }
+        return Profiler.measure("mask decoder") {
+            model.maskDecoder(imageEmbedding: features.imageEmbed, imagePE: pe.densePE(rec), sparse: sparse, dense: dense,
+                              noMask: pe.noMaskDense(), highRes: features.highRes, multimaskOutput: multimaskOutput, rec)
         }
     }
 }

@@ -5,34 +5,54 @@ import SAMIO
 import SAMInference
 import SAMModel
 
-/// The generator's options, one flag each, converted to `AMGOptions`.
+/// The generator's options, one flag each, converted to `AMGOptions`. A flag left out takes the default of the
+/// model's generator (`AMGOptions(family:)`): SamAutomaticMaskGenerator's for SAM v1, SAM2AutomaticMaskGenerator's
+/// for SAM 2.
 struct AutoGeneratorOptions: ParsableArguments {
     @Option(help: "Points sampled along one side of the image (points_per_side; default 32 unless --point-grids).")
     var pointsPerSide: Int?
-    @Option(help: "Points decoded at once; bounds memory (points_per_batch).") var pointsPerBatch = 64
-    @Option(help: "Keep masks with predicted IoU > this; ≤ 0 disables the filter (pred_iou_thresh).") var predIouThresh = 0.88
-    @Option(help: "Keep masks with stability score ≥ this; ≤ 0 disables the filter (stability_score_thresh).")
-    var stabilityScoreThresh = 0.95
-    @Option(help: "Cutoff shift of the stability score (stability_score_offset).") var stabilityScoreOffset = 1.0
-    @Option(help: "Box IoU cutoff of the NMS within a crop (box_nms_thresh).") var boxNmsThresh = 0.7
-    @Option(help: "Crop layers beyond the whole image; layer i has (2^i)² crops (crop_n_layers).") var cropNLayers = 0
-    @Option(help: "Box IoU cutoff of the NMS between crops (crop_nms_thresh).") var cropNmsThresh = 0.7
+    @Option(help: "Points decoded at once; bounds memory (points_per_batch; default 64).") var pointsPerBatch: Int?
+    @Option(help: "Keep masks with predicted IoU > this; ≤ 0 disables the filter (pred_iou_thresh; default 0.88, SAM 2: 0.8).")
+    var predIouThresh: Double?
+    @Option(help: "Keep masks with stability score ≥ this; ≤ 0 disables the filter (stability_score_thresh; default 0.95).")
+    var stabilityScoreThresh: Double?
+    @Option(help: "Cutoff shift of the stability score (stability_score_offset; default 1).") var stabilityScoreOffset: Double?
+    @Option(help: "SAM 2 only: cutoff of the mask logits, also the stability score's centre (mask_threshold; default 0).")
+    var maskThreshold: Double?
+    @Option(help: "Box IoU cutoff of the NMS within a crop (box_nms_thresh; default 0.7).") var boxNmsThresh: Double?
+    @Option(help: "Crop layers beyond the whole image; layer i has (2^i)² crops (crop_n_layers; default 0).") var cropNLayers: Int?
+    @Option(help: "Box IoU cutoff of the NMS between crops (crop_nms_thresh; default 0.7).") var cropNmsThresh: Double?
     @Option(help: "Overlap of first-layer crops, fraction of the short side (crop_overlap_ratio; default 512/1500).")
-    var cropOverlapRatio = 512.0 / 1500.0
-    @Option(help: "Points per side in crop layer n are divided by this^n (crop_n_points_downscale_factor).")
-    var cropNPointsDownscaleFactor = 1
+    var cropOverlapRatio: Double?
+    @Option(help: "Points per side in crop layer n are divided by this^n (crop_n_points_downscale_factor; default 1).")
+    var cropNPointsDownscaleFactor: Int?
     @Option(help: "JSON file: one list of [x, y] points in 0..1 per crop layer (point_grids); replaces --points-per-side.")
     var pointGrids: String?
-    @Option(help: "Remove holes and islands smaller than this many pixels, then re-run NMS (min_mask_region_area).")
-    var minMaskRegionArea = 0
+    @Option(help: """
+        SAM v1: remove holes and islands smaller than this many pixels, then re-run NMS; SAM 2: fill holes and remove \
+        islands of at most this many pixels in the 256×256 low-res logits (min_mask_region_area; default 0).
+        """)
+    var minMaskRegionArea: Int?
     @Option(help: "binary_mask, uncompressed_rle or coco_rle (output_mode; default coco_rle for --format sa1b, binary_mask for amg).")
     var outputMode: String?
+    @Flag(name: .customLong("use-m2m"),
+          help: "SAM 2 only: decode every mask again with its own low-res logits as mask input, one mask out (use_m2m).")
+    var useM2M = false
+    @Flag(inversion: .prefixedNo,
+          help: "SAM 2 only: three masks per point (default) or one, the decoder's choice by stability (multimask_output).")
+    var multimaskOutput: Bool?
 
     func validate() throws {
         if pointsPerSide != nil && pointGrids != nil { throw ValidationError("give --points-per-side or --point-grids, not both") }
         if let m = outputMode, AMGOutputMode(rawValue: m) == nil {
             throw ValidationError("unknown --output-mode '\(m)'; known: \(AMGOutputMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+    }
+
+    /// The SAM 2-only flags given with a value that would change what v1's generator does (it has none of them).
+    var sam2OnlyFlags: [String] {
+        (useM2M ? ["--use-m2m"] : []) + (multimaskOutput == false ? ["--no-multimask-output"] : [])
+            + (maskThreshold.map { $0 != 0 } == true ? ["--mask-threshold"] : [])
     }
 
     /// Reads `--point-grids`: `[[[x, y], …], …]`.
@@ -44,28 +64,39 @@ struct AutoGeneratorOptions: ParsableArguments {
         do { return try AMGPointGrids.parse(text) } catch { throw InputError(path, "\(error)") }
     }
 
-    func options(format: AutoFormat) throws -> AMGOptions {
-        var o = AMGOptions()
-        if let pointGrids {
+    /// The options for `family`'s generator: its defaults, then every flag given. `grids`: the contents of
+    /// --point-grids, read by the caller.
+    func options(format: AutoFormat, family: AMGFamily, grids: [[AMGPoint]]? = nil) throws -> AMGOptions {
+        var o = AMGOptions(family: family)
+        if let grids {
             o.pointsPerSide = nil
-            o.pointGrids = try Self.readPointGrids(pointGrids)
-        } else {
-            o.pointsPerSide = pointsPerSide ?? 32
+            o.pointGrids = grids
+        } else if let pointsPerSide {
+            o.pointsPerSide = pointsPerSide
         }
-        o.pointsPerBatch = pointsPerBatch
-        o.predIouThresh = predIouThresh
-        o.stabilityScoreThresh = stabilityScoreThresh
-        o.stabilityScoreOffset = stabilityScoreOffset
-        o.boxNmsThresh = boxNmsThresh
-        o.cropNLayers = cropNLayers
-        o.cropNmsThresh = cropNmsThresh
-        o.cropOverlapRatio = cropOverlapRatio
-        o.cropNPointsDownscaleFactor = cropNPointsDownscaleFactor
-        o.minMaskRegionArea = minMaskRegionArea
+        func set<T>(_ v: T?, _ key: WritableKeyPath<AMGOptions, T>) { if let v { o[keyPath: key] = v } }
+        set(pointsPerBatch, \.pointsPerBatch)
+        set(predIouThresh, \.predIouThresh)
+        set(stabilityScoreThresh, \.stabilityScoreThresh)
+        set(stabilityScoreOffset, \.stabilityScoreOffset)
+        set(maskThreshold, \.maskThreshold)
+        set(boxNmsThresh, \.boxNmsThresh)
+        set(cropNLayers, \.cropNLayers)
+        set(cropNmsThresh, \.cropNmsThresh)
+        set(cropOverlapRatio, \.cropOverlapRatio)
+        set(cropNPointsDownscaleFactor, \.cropNPointsDownscaleFactor)
+        set(minMaskRegionArea, \.minMaskRegionArea)
+        o.useM2M = useM2M
+        set(multimaskOutput, \.multimaskOutput)
         o.outputMode = outputMode.flatMap(AMGOutputMode.init(rawValue:)) ?? (format == .amg ? .binaryMask : .cocoRLE)
-        try o.validate()
+        try o.validate(for: family)
         return o
     }
+}
+
+/// A run-time error of `sam auto` (one line, exit status 3).
+struct AutoError: Error, CustomStringConvertible {
+    var description: String
 }
 
 enum AutoFormat: String, ExpressibleByArgument, CaseIterable {
@@ -81,7 +112,11 @@ struct Auto: ParsableCommand {
         "stability_score", "crop_box" (XYWH)}]}; segmentation is {"size": [h, w], "counts"}: pycocotools' string with \
         coco_rle, a list of column-major run lengths with uncompressed_rle. --format amg writes OUT/<stem>/ as Meta's \
         scripts/amg.py does: <i>.png masks, metadata.csv, plus overlay.png (every mask in a random colour, largest first).
-        Defaults are Meta's (chosen for ViT-H); the demo checkpoints need lower thresholds, e.g. \
+        SAM 2.1 checkpoints (or --model-type sam2.1_hiera_t…, --model-config for other sizes) run Meta's \
+        SAM2AutomaticMaskGenerator, SAM v1 ones its SamAutomaticMaskGenerator; a flag left out takes the default of \
+        the model's generator (Meta's: for ViT-H and Hiera-L; they differ in --pred-iou-thresh, 0.88 and 0.8), and \
+        --mask-threshold, --use-m2m and --no-multimask-output exist for SAM 2 only. The generator's call, every \
+        option filled in, is printed to stderr. The demo checkpoints need lower thresholds, e.g. \
         --pred-iou-thresh 0.1 --stability-score-thresh 0.5 --stability-score-offset 0.1.
         """)
 
@@ -102,9 +137,14 @@ struct Auto: ParsableCommand {
         if format == .amg, let m = generator.outputMode, m != AMGOutputMode.binaryMask.rawValue {
             throw ValidationError("--format amg writes PNG masks: --output-mode must be binary_mask (or left out)")
         }
-        // every option but the contents of --point-grids (a file: read in run, bad contents are bad input)
+        // every option but the contents of --point-grids (a file: read in run, bad contents are bad input); the family
+        // is known here only when no checkpoint is given
+        let family: AMGFamily = model.checkpoint == nil && model.sam2Type == nil && model.modelConfig == nil ? .sam : .sam2
+        if family == .sam, let flag = generator.sam2OnlyFlags.first {
+            throw ValidationError("\(flag) is an option of SAM 2's generator; --model-type \(model.modelType ?? "") is SAM v1")
+        }
         if generator.pointGrids == nil {
-            do { _ = try generator.options(format: format) } catch let e as AMGError { throw ValidationError(e.description) }
+            do { _ = try generator.options(format: format, family: family) } catch let e as AMGError { throw ValidationError(e.description) }
         }
     }
 
@@ -115,10 +155,17 @@ struct Auto: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let opts = try generator.options(format: format)
+            let grids = try generator.pointGrids.map(AutoGeneratorOptions.readPointGrids)
+            _ = try generator.options(format: format, family: .sam2, grids: grids)  // bad grids before the model loads
             let files = try inputFiles()
-            let model = try self.model.load()
+            let model = try self.model.loadAny()
+            let family = model.amgFamily
+            if family == .sam, let flag = generator.sam2OnlyFlags.first {
+                throw AutoError(description: "\(flag) is an option of SAM 2's generator; \(self.model.label) is a SAM v1 model")
+            }
+            let opts = try generator.options(format: format, family: family, grids: grids)
             let gen = try SamAutomaticMaskGenerator(model: model, options: opts)
+            FileHandle.standardError.write(Data((opts.pythonCall(family: family) + "\n").utf8))
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let bar = AutoProgressBar(total: files.count)
             for (i, path) in files.enumerated() {
