@@ -26,6 +26,20 @@ written atomically, so an interrupted run can be resumed).
 the coco_rle strings decode with pycocotools to exactly the PNG masks and to the uncompressed RLEs.
 
 Needs: segment-anything, torch, torchvision, numpy, pillow, pycocotools, opencv-python-headless (min_mask_region_area).
+
+SAM 2.1 (`--sam2-config t|s|b+|l`, with `--override-file F` / `--override O` for custom sizes such as
+sam2_tiny_random.overrides): the child runs sam2 1.1.0's SAM2AutomaticMaskGenerator (sam2/automatic_mask_generator.py)
+on a model built by sam2_config.build (build_sam2, strict checkpoint loading), on the CPU only. Its defaults differ from
+v1's: pred_iou_thresh 0.8 (v1 0.88), and three options v1 lacks: mask_threshold 0.0 (--mask-threshold; binarises the
+logits and is the centre of the stability score), use_m2m False (--use-m2m: every mask is decoded again, single mask,
+with its own point and its low-res logits as mask input, in batches of points_per_batch, before the filters) and
+multimask_output True (--no-multimask-output for one mask per point, through the dynamic stability fallback). The
+other defaults are v1's (points_per_side 32, points_per_batch 64, stability 0.95 / offset 1.0, NMS 0.7, crops as v1).
+`sam auto` gets v1's flags with these values, plus --use-m2m when on and --multimask-output / --no-multimask-output
+(always), and --mask-threshold only when it is not 0. min_mask_region_area has another meaning in sam2 1.1.0: generate()
+never calls postprocess_small_regions; the value goes to SAM2ImagePredictor(max_hole_area=, max_sprinkle_area=), which
+fills holes/removes sprinkles on the 256 x 256 low-res logits with sam2._C's connected components -- an extension this
+CPU build lacks, so Meta's code warns and skips it (no effect here).
 """
 
 import argparse
@@ -42,7 +56,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 OPTIONS = [
-    # (flag, Meta's keyword, type, default)
+    # (flag, Meta's keyword, type, default); SAM2_DEFAULTS and SAM2_OPTIONS below for --sam2-config
     ("points-per-side", "points_per_side", int, None),
     ("points-per-batch", "points_per_batch", int, 64),
     ("pred-iou-thresh", "pred_iou_thresh", float, 0.88),
@@ -55,6 +69,14 @@ OPTIONS = [
     ("crop-n-points-downscale-factor", "crop_n_points_downscale_factor", int, 1),
     ("point-grids", "point_grids", str, None),
     ("min-mask-region-area", "min_mask_region_area", int, 0),
+]
+# SAM2AutomaticMaskGenerator's defaults where they differ from SamAutomaticMaskGenerator's (sam2 1.1.0)
+SAM2_DEFAULTS = {"pred_iou_thresh": 0.8}
+# its options that v1 lacks: (flag, keyword, default); only used with --sam2-config
+SAM2_OPTIONS = [
+    ("mask-threshold", "mask_threshold", 0.0),
+    ("use-m2m", "use_m2m", False),
+    ("multimask-output", "multimask_output", True),
 ]
 
 
@@ -73,6 +95,9 @@ def generator_kwargs(args):
                 kw["points_per_side"] = 32 if v is None else v
             continue
         kw[key] = v
+    if args.sam2_config:
+        for _, key, _ in SAM2_OPTIONS:
+            kw[key] = getattr(args, key)
     return kw
 
 
@@ -83,11 +108,33 @@ def sam_flags(args):
         if v is None:
             continue
         out += ["--" + flag, repr(v) if isinstance(v, float) else str(v)]
+    if args.sam2_config:
+        if args.use_m2m:
+            out += ["--use-m2m"]
+        out += ["--multimask-output" if args.multimask_output else "--no-multimask-output"]
+        if args.mask_threshold != 0.0:
+            out += ["--mask-threshold", repr(args.mask_threshold)]
+    return out
+
+
+def model_flags(args):
+    """What the child needs to build the model besides the checkpoint (nothing for segment_anything)."""
+    if not args.sam2_config:
+        return []
+    out = ["--sam2-config", args.sam2_config]
+    for f in args.override_file:
+        out += ["--override-file", f]
+    for o in args.override:
+        out += ["--override=" + o]
     return out
 
 
 def options_key(args):
     d = {key: getattr(args, key) for _, key, _, _ in OPTIONS}
+    if args.sam2_config:
+        d.update({key: getattr(args, key) for _, key, _ in SAM2_OPTIONS})
+        d["sam2_config"] = args.sam2_config
+        d["overrides"] = read_overrides(args)
     if args.point_grids:
         with open(args.point_grids, "rb") as f:
             d["point_grids"] = hashlib.sha256(f.read()).hexdigest()
@@ -104,6 +151,14 @@ def run_reference_worker(args):
     from PIL import Image
 
     sys.path.insert(0, HERE)
+    try:
+        import pycocotools  # noqa: F401
+        mode = "coco_rle"
+    except ImportError:  # a machine without pycocotools: uncompressed RLEs, compressed where the comparison runs
+        mode = "uncompressed_rle"
+    if args.sam2_config:
+        run_sam2_worker(args, mode)
+        return
     from sam_config import load_sam  # noqa: E402
     from segment_anything import SamAutomaticMaskGenerator
 
@@ -113,11 +168,6 @@ def run_reference_worker(args):
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         sam.to(args.ref_device)
-    try:
-        import pycocotools  # noqa: F401
-        mode = "coco_rle"
-    except ImportError:  # a machine without pycocotools: uncompressed RLEs, compressed where the comparison runs
-        mode = "uncompressed_rle"
     gen = SamAutomaticMaskGenerator(sam, output_mode=mode, **generator_kwargs(args))
     if args.ref_device != "cpu":
         # Only the network runs on the GPU: its outputs come back to the CPU, so filtering, boxes, RLEs and every NMS
@@ -129,11 +179,19 @@ def run_reference_worker(args):
             return masks.cpu(), iou.cpu(), low.cpu()
 
         gen.predictor.predict_torch = predict_then_cpu
+    generate_all(args, gen, args.ref_device)
+
+
+def generate_all(args, gen, device, extra_info=None):
+    """gen.generate on every --image, written to the matching --out; one JSON line of timing per image on stdout."""
+    import torch
+    from PIL import Image
+
     for image_path, out in zip(args.image, args.out):
         image = np.array(Image.open(image_path).convert("RGB"))
         t0 = time.perf_counter()
         masks = gen.generate(image)
-        if args.ref_device != "cpu":
+        if device != "cpu":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
         doc = {
@@ -144,7 +202,33 @@ def run_reference_worker(args):
             json.dump(doc, f)
         os.replace(out + ".tmp", out)
         print(json.dumps({"image": os.path.basename(image_path), "generate_seconds": seconds, "torch": torch.__version__,
-                          "threads": torch.get_num_threads(), "device": args.ref_device}), flush=True)
+                          "threads": torch.get_num_threads(), "device": device, **(extra_info or {})}), flush=True)
+
+
+def read_overrides(args):
+    sys.path.insert(0, HERE)
+    from sam2_config import read_overrides as read  # noqa: E402
+
+    return read(args.override_file, args.override)
+
+
+def run_sam2_worker(args, mode):
+    """Child process for --sam2-config: sam2 1.1.0's SAM2AutomaticMaskGenerator, on the CPU."""
+    import warnings
+
+    import sam2_config  # noqa: E402
+    from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
+
+    if args.ref_device != "cpu":
+        raise SystemExit("--sam2-config runs on the CPU only")
+    model = sam2_config.build(args.sam2_config, read_overrides(args), checkpoint=args.checkpoint)
+    gen = SAM2AutomaticMaskGenerator(model, output_mode=mode, **generator_kwargs(args))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        generate_all(args, gen, "cpu", {"sam2_version": sam2_config.versions()["sam2_version"]})
+    for w in caught:  # e.g. the skipped hole/sprinkle filling of min_mask_region_area (no sam2._C)
+        if "jit.script" not in str(w.message):
+            print(f"warning: {w.category.__name__}: {str(w.message).splitlines()[0]}", file=sys.stderr)
 
 
 def run_measured(cmd, log):
@@ -236,9 +320,25 @@ def main():
     ap.add_argument("--rle-check", action="store_true")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", action="append", help=argparse.SUPPRESS)
+    ap.add_argument("--sam2-config", choices=["t", "s", "b+", "l"], default=None,
+                    help="SAM 2.1: the reference is sam2's SAM2AutomaticMaskGenerator on this size (CPU)")
+    ap.add_argument("--override-file", action="append", default=[], help="with --sam2-config: Hydra overrides file")
+    ap.add_argument("--override", action="append", default=[], help="with --sam2-config: a Hydra override")
     for flag, key, typ, default in OPTIONS:
-        ap.add_argument("--" + flag, dest=key, type=typ, default=default)
+        ap.add_argument("--" + flag, dest=key, type=typ, default=None,
+                        help=f"default {default!r} (sam2: {SAM2_DEFAULTS[key]!r})" if key in SAM2_DEFAULTS
+                        else f"default {default!r}")
+    ap.add_argument("--mask-threshold", type=float, default=0.0, help="sam2 only (default 0.0)")
+    ap.add_argument("--use-m2m", action="store_true", help="sam2 only: one refinement step with the mask as input")
+    ap.add_argument("--multimask-output", action=argparse.BooleanOptionalAction, default=True,
+                    help="sam2 only (default on)")
     args = ap.parse_args()
+    for flag, key, typ, default in OPTIONS:  # each side's defaults
+        if getattr(args, key) is None:
+            setattr(args, key, SAM2_DEFAULTS.get(key, default) if args.sam2_config else default)
+    if not args.sam2_config and (args.override_file or args.override or args.use_m2m or not args.multimask_output
+                                 or args.mask_threshold != 0.0):
+        ap.error("--override-file, --override, --mask-threshold, --use-m2m and --no-multimask-output need --sam2-config")
 
     if args.worker:
         run_reference_worker(args)
@@ -286,7 +386,7 @@ def main():
         groups = [[im] for im in todo] if args.ref_device == "cpu" else [todo]
         for group in groups:
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--checkpoint", args.checkpoint,
-                   "--ref-device", args.ref_device] + sam_flags(args)
+                   "--ref-device", args.ref_device] + model_flags(args) + sam_flags(args)
             for im in group:
                 cmd += ["--image", im, "--out", paths(im)[1]]
             log = os.path.join(args.work, stem_of(group[0]) + ".ref.log")
@@ -358,12 +458,19 @@ def num(v, fmt):
 
 
 def markdown(rows, args):
-    opts = ", ".join(f"{k} {v}" for k, v in options_key(args).items()
-                     if v is not None and v != dict((o[1], o[3]) for o in OPTIONS).get(k))
+    defaults = dict((o[1], o[3]) for o in OPTIONS)
+    if args.sam2_config:
+        defaults.update(SAM2_DEFAULTS)
+        defaults.update((o[1], o[2]) for o in SAM2_OPTIONS)
+        defaults.update(sam2_config=args.sam2_config, overrides=[])
+    opts = ", ".join(f"{k} {len(v) if k == 'overrides' else v}" for k, v in options_key(args).items()
+                     if v is not None and v != defaults.get(k))
     lines = []
     if args.title:
         lines += [f"### {args.title}", ""]
-    lines += [f"Checkpoint `{os.path.basename(args.checkpoint)}`; options (beyond Meta's defaults): {opts or 'none'}; "
+    lines += [f"Checkpoint `{os.path.basename(args.checkpoint)}`"
+              f"{f' (sam2 {args.sam2_config}, SAM2AutomaticMaskGenerator)' if args.sam2_config else ''}; "
+              f"options (beyond Meta's defaults): {opts or 'none'}; "
               f"match = mask IoU ≥ {args.iou}.", ""]
     head = ("| image | Meta on | masks Meta | masks Swift | Δ | Meta matched | Swift matched | identical | Meta generate s | "
             "Swift generate s | Meta wall s | Swift wall s | Meta CPU s | Swift CPU s | Meta peak MiB | Swift peak MiB |")

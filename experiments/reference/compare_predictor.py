@@ -41,7 +41,6 @@ Exit status 0 when every case passes, 1 otherwise.
 """
 
 import argparse
-import glob
 import json
 import os
 import re
@@ -53,49 +52,16 @@ import time
 import numpy as np
 import torch
 from PIL import Image
-from scipy import ndimage
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sam_config  # noqa: E402
+from dumpkit import derive_prompts, find_mask  # noqa: E402  (shared with compare_predictor_sam2.py)
 from segment_anything import SamPredictor  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIN_AGREE = 0.999
 MAX_DIOU = 1e-4
 BINARY_LOGIT = 10.0
-
-
-def find_mask(image_path):
-    """The ground-truth mask beside `images/`: same stem, any extension (first match)."""
-    d = os.path.join(os.path.dirname(os.path.dirname(image_path)), "masks")
-    stem = os.path.splitext(os.path.basename(image_path))[0]
-    hits = sorted(glob.glob(os.path.join(d, stem + ".*"))) or sorted(glob.glob(os.path.join(d, stem + "?.*")))
-    if not hits:
-        raise SystemExit(f"{image_path}: no mask {d}/{stem}.*")
-    a = np.array(Image.open(hits[0]))
-    if a.ndim == 3:
-        a = a[..., 0]
-    obj = a > 0 if a.max() <= 1 else a >= 128
-    return obj, hits[0]
-
-
-def derive_prompts(obj):
-    """p1, p2 (positive), n1 (negative), box from a boolean H x W mask; see the module docstring."""
-    h, w = obj.shape
-    pad = np.pad(obj, 1)
-    d = ndimage.distance_transform_edt(pad)[1:-1, 1:-1]
-    y1, x1 = np.unravel_index(int(np.argmax(d)), d.shape)
-    r = max(3.0, 0.6 * float(d[y1, x1]))
-    yy, xx = np.mgrid[0:h, 0:w]
-    d2 = np.where((yy - y1) ** 2 + (xx - x1) ** 2 > r * r, d, 0)
-    if d2.max() <= 0:
-        d2 = d
-    y2, x2 = np.unravel_index(int(np.argmax(d2)), d2.shape)
-    db = ndimage.distance_transform_edt(~obj)
-    yn, xn = np.unravel_index(int(np.argmax(db)), db.shape)
-    ys, xs = np.nonzero(obj)
-    box = [int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())]
-    return (int(x1), int(y1)), (int(x2), int(y2)), (int(xn), int(yn)), box
 
 
 def binary_mask_logits(mask, s, m):

@@ -30,6 +30,7 @@ Layout of DUMP.h5 (all module outputs float32, PyTorch shape and axis order, C-c
   /outputs/all_iou_predictions      1 x 4 float32 (token 0 = single-mask token)
   /outputs/singlemask_stability_score   1 x 1 float32: Meta's _get_stability_scores of token 0 (the dynamic
                             multimask fallback picks the best multimask token when it is < 0.98; single mask only)
+  /outputs/mask_tokens      1 x C int64: the decoder token (0..3) each returned mask comes from (always written)
 Root attributes: model_config (config file), config_size, overrides (JSON list), config (the resolved model config,
 YAML), checkpoint, image, torch_version, sam2_version, sam2_file, multimask_output (int, also on /inputs),
 predict_only (int), multi_call_modules, skipped_modules, uncalled_modules (comma-separated, possibly empty).
@@ -86,7 +87,10 @@ def main():
     multimask = prompt.multimask
 
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with h5py.File(a.out, "w") as h5:
+    # written under a temporary name and renamed at the end: a reader of an existing a.out keeps its file (h5py's
+    # "w" truncates a file before it finds that another process holds it open)
+    tmp = a.out + ".tmp"
+    with h5py.File(tmp, "w") as h5:
         dumper = Dumper(h5, a.gzip, a.max_bytes)
         # ModuleList / Sequential containers are not hooked
         handles, names = dumper.hook_modules(model, a.modules, PREDICT_ONLY if a.predict_only else None,
@@ -96,31 +100,17 @@ def main():
         def capture_input(module, inputs):  # must return None: a value would replace the input
             captured.setdefault("input_image", inputs[0].detach().float().cpu().numpy())
 
-        def capture_decoder(module, inputs, output):
-            captured.setdefault("object_score_logits", output[3].detach().float().cpu().numpy())
-
         handles.append(model.image_encoder.register_forward_pre_hook(capture_input))
-        handles.append(model.sam_mask_decoder.register_forward_hook(capture_decoder))
-
-        # every mask token's logits and IoU before MaskDecoder.forward selects (multimask / dynamic fallback)
-        decoder = model.sam_mask_decoder
-        predict_masks = decoder.predict_masks
-
-        def predict_masks_capturing(*args, **kwargs):
-            out = predict_masks(*args, **kwargs)
-            captured.setdefault("all_mask_logits", out[0].detach().float().cpu().numpy())
-            captured.setdefault("all_iou_predictions", out[1].detach().float().cpu().numpy())
-            captured.setdefault("singlemask_stability_score",
-                                decoder._get_stability_scores(out[0][:, 0:1]).detach().float().cpu().numpy())
-            return out
-
-        decoder.predict_masks = predict_masks_capturing
+        # object-score logits, every mask token's logits and IoU before MaskDecoder.forward selects (multimask /
+        # dynamic fallback), token 0's stability and the chosen tokens: sam_mask_decoder wrapped on the instance
+        capture = sam2_config.DecoderCapture(model)
 
         predictor = SAM2ImagePredictor(model)
         masks, iou, low_res, t_encode, t_predict = prompt.run(predictor, image)
         for h in handles:
             h.remove()
-        del decoder.predict_masks
+        capture.close()
+        captured.update(capture.first)
 
         dumper.write_prompt_and_outputs(image, prompt, masks, iou, low_res)
         dumper.write_tensor("inputs/input_image", torch.from_numpy(captured["input_image"]))
@@ -130,6 +120,7 @@ def main():
             dumper.write_tensor(f"predictor/high_res_feats:{i}", t)
         for k in ("object_score_logits", "all_mask_logits", "all_iou_predictions", "singlemask_stability_score"):
             dumper.write_tensor(f"outputs/{k}", torch.from_numpy(captured[k]))  # under --max-bytes too
+        dumper.write("outputs/mask_tokens", captured["mask_tokens"])
 
         multi, uncalled = dumper.write_run_attributes(names, multimask, a.predict_only)
         h5.attrs["model_config"] = sam2_config.config_file(a.config)
@@ -142,6 +133,7 @@ def main():
         h5.attrs["sam2_version"] = vers["sam2_version"]
         h5.attrs["sam2_file"] = vers["sam2_file"]
 
+    os.replace(tmp, a.out)
     size = os.path.getsize(a.out)
     called = len(names) - len(uncalled)
     print(f"{a.out}: {size / 1e6:.2f} MB; {called} of {len(names)} hooked modules ran; "

@@ -1,8 +1,11 @@
 """What the reference scripts for segment_anything and sam2 share: every parameter randomised for test checkpoints
 (make_checkpoint.py, make_checkpoint_sam2.py); the prompt options and their parsing, the forward hooks that write every
-module's output under its path, and the HDF5 writer with its size limit and compression (dump.py, dump_sam2.py)."""
+module's output under its path, and the HDF5 writer with its size limit and compression (dump.py, dump_sam2.py); the
+ground-truth mask lookup and the prompts derived from it (compare_predictor.py, compare_predictor_sam2.py)."""
 
 import argparse
+import glob
+import os
 import re
 import time
 
@@ -189,3 +192,54 @@ class Prompt:
                                                 box=self.box, mask_input=self.mask_input,
                                                 multimask_output=self.multimask, return_logits=False)
         return masks, iou, low_res, t_encode, time.time() - t0
+
+
+def find_mask(image_path):
+    """The ground-truth mask beside `images/`: same stem, any extension (first match), or the stem plus one character
+    (Berkeley's 189011a). Returns (boolean H x W object mask, path). Object: `> 0` for a 0/1 mask; for a palette (mode P)
+    mask with instance ids 1..127 (DAVIS), the pixels of the smallest id (255 = void is left out); otherwise `>= 128`
+    (so GrabCut's 128 = ignore counts as background)."""
+    from PIL import Image
+
+    d = os.path.join(os.path.dirname(os.path.dirname(image_path)), "masks")
+    stem = os.path.splitext(os.path.basename(image_path))[0]
+    hits = sorted(glob.glob(os.path.join(d, glob.escape(stem) + ".*"))) or \
+        sorted(glob.glob(os.path.join(d, glob.escape(stem) + "?.*")))
+    if not hits:
+        raise SystemExit(f"{image_path}: no mask {d}/{stem}.*")
+    im = Image.open(hits[0])
+    a = np.array(im)
+    if a.ndim == 3:
+        a = a[..., 0]
+    ids = [int(v) for v in np.unique(a) if 0 < v < 128]
+    if a.max() <= 1:
+        obj = a > 0
+    elif im.mode == "P" and ids:
+        obj = a == ids[0]
+    else:
+        obj = a >= 128
+    return obj, hits[0]
+
+
+def derive_prompts(obj):
+    """p1, p2 (positive), n1 (negative), box from a boolean H x W mask (compare_predictor.py's docstring):
+    p1 the object pixel farthest from the boundary (EDT of the mask padded by one background pixel, first maximum in
+    row-major order); p2 the same maximum after zeroing a disc of radius max(3, 0.6 * EDT(p1)) around p1; n1 the
+    background pixel farthest from the object (first maximum); box the tight inclusive box x0, y0, x1, y1."""
+    from scipy import ndimage
+
+    h, w = obj.shape
+    pad = np.pad(obj, 1)
+    d = ndimage.distance_transform_edt(pad)[1:-1, 1:-1]
+    y1, x1 = np.unravel_index(int(np.argmax(d)), d.shape)
+    r = max(3.0, 0.6 * float(d[y1, x1]))
+    yy, xx = np.mgrid[0:h, 0:w]
+    d2 = np.where((yy - y1) ** 2 + (xx - x1) ** 2 > r * r, d, 0)
+    if d2.max() <= 0:
+        d2 = d
+    y2, x2 = np.unravel_index(int(np.argmax(d2)), d2.shape)
+    db = ndimage.distance_transform_edt(~obj)
+    yn, xn = np.unravel_index(int(np.argmax(db)), db.shape)
+    ys, xs = np.nonzero(obj)
+    box = [int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())]
+    return (int(x1), int(y1)), (int(x2), int(y2)), (int(xn), int(yn)), box

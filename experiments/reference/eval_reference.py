@@ -1,4 +1,5 @@
-"""Reference evaluation with Meta's SamPredictor (segment_anything 1.0, commit dca509f): the protocols of `sam eval`.
+"""Reference evaluation with Meta's SamPredictor (segment_anything 1.0, commit dca509f), or with Meta's
+SAM2ImagePredictor (sam2 1.1.0, `--sam2-config`): the protocols of `sam eval`.
 
 Written from the protocol definitions (issue 4, ../../shared/REFERENCE.md "Evaluation protocols"), independently of
 the Swift code: pairing with os.listdir + dicts, the farthest point with scipy's exact EDT, the click simulation with
@@ -7,6 +8,13 @@ RITM's clicker (clicks_reference.py, cv2.distanceTransform). The CSV columns and
 
   python eval_reference.py --checkpoint C.pth --dataset DIR --prompt box,point,clicks:5 --out 'out/{prompt}.csv'
       [--ignore-value 128] [--instances binary|merged|separate] [--rotate-mismatched] [--limit N] [--shard k/n] [--seed S]
+      [--sam2-config t|s|b+|l [--override-file F] [--override O]]
+
+SAM 2.1: `--sam2-config SIZE` builds configs/sam2.1/sam2.1_hiera_<SIZE>.yaml with sam2's own build_sam2 (plus the Hydra
+overrides of --override-file / --override, e.g. sam2_tiny_random.overrides; sam2_config.py), loads the checkpoint
+(`{"model": state_dict}`, strict) and runs every protocol through SAM2ImagePredictor instead of SamPredictor: the same
+prompts, the same `predict` calls (the predictor's defaults: mask_threshold 0, no hole/sprinkle filling; single-mask
+predictions go through build_sam2's dynamic multimask fallback), the same CSV. Without it nothing changes.
 
 Protocols (one encoder pass per image serves every protocol given):
   box        tight inclusive box of the object pixels (ignore excluded), multimask off         -> id,iou
@@ -263,6 +271,11 @@ def main():
     ap.add_argument("--shard", default=None, help="k/n: the k-th of n contiguous blocks of the sorted objects (as sam eval)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--sam2-config", default=None, choices=["t", "s", "b+", "l"],
+                    help="SAM 2.1: build this size with sam2's build_sam2 and use SAM2ImagePredictor")
+    ap.add_argument("--override-file", action="append", default=[],
+                    help="with --sam2-config: a file of Hydra overrides, one a line (repeatable)")
+    ap.add_argument("--override", action="append", default=[], help="with --sam2-config: a Hydra override (repeatable)")
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda: the network on a GPU in float32 with TF32 "
                     "off (matmul and cuDNN); prompts, distance transforms and IoUs stay in NumPy/SciPy on the CPU")
     a = ap.parse_args()
@@ -274,9 +287,22 @@ def main():
     protocols = a.prompt.split(",")
     if len(protocols) > 1 and "{prompt}" not in a.out:
         raise SystemExit("--out must contain {prompt} with several protocols")
-    sam, cfg, name = sam_config.load_sam(a.checkpoint, a.model_type)
-    sam.to(a.device)
-    predictor = SamPredictor(sam)
+    if a.sam2_config:
+        if a.model_type:
+            raise SystemExit("--model-type is for segment_anything checkpoints; not with --sam2-config")
+        import sam2_config
+        from sam2.sam2_image_predictor import SAM2ImagePredictor
+
+        model = sam2_config.build(a.sam2_config, sam2_config.read_overrides(a.override_file, a.override),
+                                  checkpoint=a.checkpoint)
+        model.to(a.device)
+        predictor = SAM2ImagePredictor(model)
+    else:
+        if a.override_file or a.override:
+            raise SystemExit("--override-file / --override need --sam2-config")
+        sam, cfg, name = sam_config.load_sam(a.checkpoint, a.model_type)
+        sam.to(a.device)
+        predictor = SamPredictor(sam)
     objs = list_objects(a.dataset, a.instances, a.ignore_value, a.rotate_mismatched)
     if a.shard:
         k, n = (int(v) for v in a.shard.split("/"))

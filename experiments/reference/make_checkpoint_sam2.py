@@ -24,6 +24,7 @@ usage: make_checkpoint_sam2.py --config t|s|b+|l --seed S --out X.pt [--override
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 import torch
@@ -62,8 +63,14 @@ def main():
         raise SystemExit(f"state dict has entries that are neither parameters nor known buffers: {extra}")
     n_norm = randomize(model, a.seed)
     sd = model.state_dict()
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    torch.save({"model": sd}, a.out)
+    out_dir = os.path.dirname(os.path.abspath(a.out))
+    os.makedirs(out_dir, exist_ok=True)
+    # saved in a temporary folder under the same file name (torch.save names the zip archive's top folder after the
+    # file's stem, so the name is part of the bytes), then renamed over a.out: a reader of the old file keeps it
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".make_checkpoint_") as tmp_dir:
+        tmp = os.path.join(tmp_dir, os.path.basename(a.out))
+        torch.save({"model": sd}, tmp)
+        os.replace(tmp, a.out)
     n = sum(p.numel() for p in model.parameters())
     vers = sam2_config.versions()
     print(f"sam2.1 {a.config}{f' + {len(overrides)} overrides' if overrides else ''}: "

@@ -14,6 +14,7 @@ the config.
 
 import importlib.metadata
 
+import numpy as np
 import torch
 
 import sam2  # initialises Hydra's config module "sam2" on import
@@ -72,3 +73,66 @@ def versions():
         "sam2_version": importlib.metadata.version("sam2"),
         "sam2_file": str(sam2.__file__),
     }
+
+
+class DecoderCapture:
+    """What SAM2ImagePredictor computes but does not return, captured by wrapping the model's `sam_mask_decoder` on
+    the instance (the class and every other instance are untouched; `close()` removes the wrappers):
+
+      object_score_logits         B x 1: the decoder's 4th output (MaskDecoder.forward), dropped by the predictor
+      all_mask_logits             B x 4 x 256 x 256: predict_masks' logits of every mask token, before selection
+      all_iou_predictions         B x 4
+      singlemask_stability_score  B x 1: Meta's _get_stability_scores of token 0 (what the dynamic multimask fallback
+                                  tests against its threshold, 0.98)
+      mask_tokens                 B x C int64: the token each returned mask comes from (1..3 with multimask output;
+                                  with a single mask 0 when token 0 is stable, else 1 + argmax of IoUs 1..3)
+
+    `last` holds the values (float32 / int64 numpy arrays) of the latest decoder call, `first` those of the first
+    call after `clear()`."""
+
+    def __init__(self, model):
+        self.decoder = model.sam_mask_decoder
+        self.first, self.last = {}, {}
+        dec = self.decoder
+        forward, predict_masks = dec.forward, dec.predict_masks
+        cap = self
+
+        def forward_capturing(*args, **kwargs):
+            out = forward(*args, **kwargs)
+            multimask = kwargs["multimask_output"] if "multimask_output" in kwargs else args[4]
+            all_iou = cap.last["all_iou_predictions"]
+            if multimask:
+                tokens = np.tile(np.arange(1, dec.num_mask_tokens, dtype=np.int64), (all_iou.shape[0], 1))
+            elif dec.dynamic_multimask_via_stability and not dec.training:
+                best = 1 + np.argmax(all_iou[:, 1:], axis=-1)
+                stable = cap.last["singlemask_stability_score"][:, 0] >= dec.dynamic_multimask_stability_thresh
+                tokens = np.where(stable, 0, best).astype(np.int64)[:, None]
+            else:
+                tokens = np.zeros((all_iou.shape[0], 1), dtype=np.int64)
+            cap._put("object_score_logits", out[3])
+            cap._put("mask_tokens", tokens)
+            return out
+
+        def predict_masks_capturing(*args, **kwargs):
+            out = predict_masks(*args, **kwargs)
+            cap._put("all_mask_logits", out[0])
+            cap._put("all_iou_predictions", out[1])
+            cap._put("singlemask_stability_score", dec._get_stability_scores(out[0][:, 0:1]))
+            return out
+
+        dec.forward = forward_capturing
+        dec.predict_masks = predict_masks_capturing
+
+    def _put(self, key, value):
+        if torch.is_tensor(value):
+            value = value.detach().float().cpu().numpy()
+        self.last[key] = value
+        self.first.setdefault(key, value)
+
+    def clear(self):
+        self.first, self.last = {}, {}
+
+    def close(self):
+        for name in ("forward", "predict_masks"):
+            if name in self.decoder.__dict__:
+                del self.decoder.__dict__[name]
