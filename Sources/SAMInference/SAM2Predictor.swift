@@ -1,5 +1,6 @@
 // SAM 2's image predictor: set an image once, then prompt it with points, boxes and mask inputs.
 // ref: sam2/sam2_image_predictor.py@1.1.0 (SAM2ImagePredictor), sam2/utils/transforms.py@1.1.0 (SAM2Transforms)
+import Foundation
 import SAMIO
 import SAMModel
 import SAMTensor
@@ -13,6 +14,10 @@ public final class SAM2Predictor {
     public private(set) var inputImage: Tensor?
 
     public init(model: SAM2Model) { self.model = model }
+
+    /// The decoder's view of the current image (nil until its first prompt; dropped when the image changes).
+    private var prepared: SAM2MaskDecoder.Prepared?
+    private let lock = NSLock()
 
     /// `SAM2Transforms`: ToTensor (RGB / 255), resize to S×S (not aspect-preserving; torchvision's bilinear with
     /// antialias), Normalize with ImageNet's mean and std. Returns 1×3×S×S.
@@ -35,6 +40,7 @@ public final class SAM2Predictor {
     /// nothing.
     public func setPreprocessed(_ input: Tensor, originalSize: (h: Int, w: Int), _ rec: ActivationRecorder? = nil) {
         inputImage = rec == nil ? nil : input
+        prepared = nil
         self.originalSize = originalSize
         features = model.encode(input, rec)
         rec.record("predictor/image_embed", features!.imageEmbed)
@@ -44,6 +50,7 @@ public final class SAM2Predictor {
     /// Uses cached features for an image of the given size.
     public func setFeatures(_ f: SAM2Features, originalSize: (h: Int, w: Int)) {
         features = f
+        prepared = nil
         inputImage = nil
         self.originalSize = originalSize
     }
@@ -106,7 +113,18 @@ public final class SAM2Predictor {
         }
         return Profiler.measure("mask decoder") {
             model.maskDecoder(imageEmbedding: features.imageEmbed, imagePE: pe.densePE(rec), sparse: sparse, dense: dense,
-                              noMask: pe.noMaskDense(), highRes: features.highRes, multimaskOutput: multimaskOutput, rec)
+                              noMask: pe.noMaskDense(), highRes: features.highRes, multimaskOutput: multimaskOutput,
+                              prepared: rec == nil ? preparedImage(features) : nil, rec)
         }
+    }
+
+    /// The current image as the decoder's fast path reads it (`SAM2MaskDecoder.Prepared`), made on its first prompt.
+    func preparedImage(_ f: SAM2Features) -> SAM2MaskDecoder.Prepared {
+        lock.lock(); defer { lock.unlock() }
+        if let p = prepared { return p }
+        let p = model.maskDecoder.prepare(imageEmbedding: f.imageEmbed, imagePE: model.promptEncoder.densePE(nil),
+                                          noMask: model.promptEncoder.noMaskDense(), highRes: f.highRes)
+        prepared = p
+        return p
     }
 }

@@ -44,8 +44,13 @@ public struct UpscaleWeights: Sendable {
 /// transposed convolution is the same product on bands of those rows, its bias and GELU applied to the band in
 /// cache, and the band's mask values are one product hyper · bandᵀ, scattered to the k planes (k values per output
 /// pixel instead of 32 channels). The same sums as the reference's convolutions, norm and product, in per-pixel order.
+///
+/// SAM 2 adds high-resolution features in the upscaling, `act1(ln1(dc1(src) + feat_s1))` and
+/// `act2(dc2(·) + feat_s0)`: `addFirst` (2h × 2w × c1) and `addSecond` (4h × 4w × c2), channels-last, are added
+/// after each transposed convolution's bias, in that order (ref: sam2/modeling/sam/mask_decoder.py@1.1.0).
 public func upscaleMasks(keys: UnsafePointer<Float>, height h: Int, width w: Int, weights u: UpscaleWeights,
-                         hyper: UnsafePointer<Float>, count k: Int, masks: UnsafeMutablePointer<Float>) {
+                         hyper: UnsafePointer<Float>, count k: Int, masks: UnsafeMutablePointer<Float>,
+                         addFirst: UnsafePointer<Float>? = nil, addSecond: UnsafePointer<Float>? = nil) {
     let d = u.inChannels, c1 = u.mid, c2 = u.out
     let h1 = 2 * h, w1 = 2 * w, h2 = 2 * h1, w2 = 2 * w1
     let y1 = UnsafeMutablePointer<Float>.allocate(capacity: h * w * 4 * c1)
@@ -63,6 +68,10 @@ public func upscaleMasks(keys: UnsafePointer<Float>, height h: Int, width w: Int
                     for a in 0..<2 { for b in 0..<2 {
                         let dst = seq + ((2 * i + a) * w1 + 2 * j + b) * c1, s = src + (a * 2 + b) * c1
                         for o in 0..<c1 { dst[o] = s[o] + b0[o] }
+                        if let f = addFirst {
+                            let fr = f + ((2 * i + a) * w1 + 2 * j + b) * c1
+                            for o in 0..<c1 { dst[o] += fr[o] }
+                        }
                         sam_layernorm_row(dst, nil, dst, c1, lw.baseAddress!, lb.baseAddress!, u.eps)
                     } }
                 }
@@ -84,6 +93,12 @@ public func upscaleMasks(keys: UnsafePointer<Float>, height h: Int, width w: Int
             for p in 0..<(pix * 4) {
                 let row = y2 + p * c2
                 for o in 0..<c2 { row[o] += b3[o] }
+                if let f = addSecond {
+                    // sub-pixel (a, b) of band pixel p / 4 at (r0 + q / w1, q % w1) of the 2h × 2w grid
+                    let q = p / 4, a = (p % 4) / 2, b = p % 2
+                    let fr = f + ((2 * (r0 + q / w1) + a) * w2 + 2 * (q % w1) + b) * c2
+                    for o in 0..<c2 { row[o] += fr[o] }
+                }
             }
             sam_gelu(y2, pix * 4 * c2)
             // mt[kk, p·4 + (a·2 + b)] = Σ_o hyper[kk, o] · y2[p, (a, b), o]

@@ -26,6 +26,8 @@ public final class SAM2MaskDecoder {
     public let iouPredictionHead: MLP
     /// `<name>.pred_obj_score_head`: MLP(C, C, 1, 3) or Linear(C, 1).
     public let predObjScoreMLP: MLP?, predObjScoreLinear: Linear?
+    /// `output_upscaling`'s weights regrouped for the pixel-major path (`upscaleMasks`).
+    let upscaleWeights: UpscaleWeights
 
     public init(_ w: WeightStore, _ name: String = "sam_mask_decoder", config c: SAM2Config) {
         self.name = name
@@ -50,6 +52,8 @@ public final class SAM2MaskDecoder {
         iouPredictionHead = MLP(w, "\(name).iou_prediction_head", inputDim: d, hiddenDim: c.iouHeadHiddenDim,
                                 outputDim: c.numMaskTokens, numLayers: c.iouHeadDepth,
                                 sigmoidOutput: c.iouPredictionUseSigmoid, recordsAct: true)
+        upscaleWeights = UpscaleWeights(up0Weight: up0.weight, up0Bias: up0.bias, lnWeight: up1.weight, lnBias: up1.bias,
+                                        eps: up1.eps, up3Weight: up3.weight, up3Bias: up3.bias)
         if c.predObjScores && c.predObjScoresMLP {
             predObjScoreMLP = MLP(w, "\(name).pred_obj_score_head", inputDim: d, hiddenDim: d, outputDim: 1, numLayers: 3, recordsAct: true)
             predObjScoreLinear = nil
@@ -71,9 +75,10 @@ public final class SAM2MaskDecoder {
     /// - imageEmbedding 1×C×h×w, imagePE 1×C×h×w, sparse B×T×C, dense B×C×h×w (nil: the no-mask plane `noMask`
     ///   1×C×h×w for every prompt), highRes: [1×C/8×4h×4w, 1×C/4×2h×2w] (conv_s0, conv_s1 outputs).
     public func callAsFunction(imageEmbedding: Tensor, imagePE: Tensor, sparse: Tensor, dense: Tensor?, noMask: Tensor,
-                               highRes: [Tensor], multimaskOutput: Bool, _ rec: ActivationRecorder?) -> SAM2DecoderOutput {
+                               highRes: [Tensor], multimaskOutput: Bool, prepared: Prepared? = nil,
+                               _ rec: ActivationRecorder?) -> SAM2DecoderOutput {
         let all = predictMasks(imageEmbedding: imageEmbedding, imagePE: imagePE, sparse: sparse, dense: dense, noMask: noMask,
-                               highRes: highRes, rec)
+                               highRes: highRes, prepared: prepared, rec)
         let k = config.numMaskTokens
         var out = all
         if multimaskOutput {
@@ -124,8 +129,29 @@ public final class SAM2MaskDecoder {
     /// Every mask token's output (`predict_masks`). With a recorder, the batch runs as one tensor as in the
     /// reference (the dumps name its intermediates); without, prompt by prompt over the cores, the first
     /// transformer block's image-side projections shared by the prompts without mask input.
+    /// What the fast path reads of one image, the same for every prompt: the positional encoding as a sequence,
+    /// `src` of prompts without mask input (embedding + no-mask plane) and the first block's image-side projections
+    /// of it, and the high-resolution features channels-last. Made once per image (`prepare`) and reused.
+    public final class Prepared: @unchecked Sendable {
+        let peSeq: Tensor, sharedSeq: Tensor, layer0: ImageProjections?, highResNHWC: [Tensor]
+        init(peSeq: Tensor, sharedSeq: Tensor, layer0: ImageProjections?, highResNHWC: [Tensor]) {
+            self.peSeq = peSeq; self.sharedSeq = sharedSeq; self.layer0 = layer0; self.highResNHWC = highResNHWC
+        }
+    }
+
+    /// `Prepared` of an image embedding (1×C×h×w) with its positional encoding, no-mask plane and high-res features.
+    public func prepare(imageEmbedding: Tensor, imagePE: Tensor, noMask: Tensor, highRes: [Tensor]) -> Prepared {
+        let d = transformerDim, h = imageEmbedding.shape[2], w = imageEmbedding.shape[3]
+        let peSeq = permute(imagePE.reshaped([1, d, h * w]), [0, 2, 1])
+        var src = noMask
+        for i in 0..<imageEmbedding.count { src.data[i] += imageEmbedding.data[i] }
+        let seq = permute(src.reshaped([1, d, h * w]), [0, 2, 1])
+        return Prepared(peSeq: peSeq, sharedSeq: seq, layer0: transformer.layers.first?.imageProjections(keys: seq, keyPE: peSeq),
+                        highResNHWC: config.useHighResFeatures ? highRes.map { permute($0, [0, 2, 3, 1]) } : [])
+    }
+
     public func predictMasks(imageEmbedding: Tensor, imagePE: Tensor, sparse: Tensor, dense: Tensor?, noMask: Tensor,
-                             highRes: [Tensor], _ rec: ActivationRecorder?) -> SAM2DecoderOutput {
+                             highRes: [Tensor], prepared: Prepared? = nil, _ rec: ActivationRecorder?) -> SAM2DecoderOutput {
         let b = sparse.shape[0], d = transformerDim, h = imageEmbedding.shape[2], w = imageEmbedding.shape[3]
         let ot = outputTokens
         let tokens = concat([Tensor(shape: [b, ot.shape[0], d], data: Array([[Float]](repeating: ot.data, count: b).joined())), sparse], axis: 1)
@@ -136,25 +162,25 @@ public final class SAM2MaskDecoder {
             for bi in 0..<dense.shape[0] { for i in 0..<per { src.data[bi * per + i] += imageEmbedding.data[i] } }
             return permute(src.reshaped([dense.shape[0], d, h * w]), [0, 2, 1])
         }
-        let peSeq = permute(imagePE.reshaped([1, d, h * w]), [0, 2, 1])
         if rec != nil {
+            let peSeq = permute(imagePE.reshaped([1, d, h * w]), [0, 2, 1])
             let denseAll = dense ?? Tensor(shape: [b, d, h, w], data: Array([[Float]](repeating: noMask.data, count: b).joined()))
             let src = srcSequence(denseAll)
             let pe = Tensor(shape: [b, h * w, d], data: Array([[Float]](repeating: peSeq.data, count: b).joined()))
             let (hs, keys) = transformer.sequences(image: src, imagePE: pe, points: tokens, rec)
             return heads(hs: hs, keys: keys, h: h, w: w, highRes: highRes, rec)
         }
-        let shared: (seq: Tensor, layer0: ImageProjections?)? = dense == nil
-            ? { let seq = srcSequence(noMask); return (seq, transformer.layers.first?.imageProjections(keys: seq, keyPE: peSeq)) }()
-            : nil
+        let image = prepared ?? prepare(imageEmbedding: imageEmbedding, imagePE: imagePE, noMask: noMask, highRes: highRes)
+        let peSeq = image.peSeq, highResNHWC = image.highResNHWC
+        let shared: (seq: Tensor, layer0: ImageProjections?) = (image.sharedSeq, image.layer0)
         var parts = [SAM2DecoderOutput?](repeating: nil, count: b)
         parts.withUnsafeMutableBufferPointer { pp in
             let base = pp.baseAddress!
             parallelItems(b) { i in
-                let (seq, layer0) = dense.map { (srcSequence(sliceFirst($0, i..<(i + 1))), nil) } ?? shared!
+                let (seq, layer0) = dense.map { (srcSequence(sliceFirst($0, i..<(i + 1))), nil) } ?? shared
                 let (hs, keys) = transformer.sequences(image: seq, imagePE: peSeq, points: sliceFirst(tokens, i..<(i + 1)),
                                                        layer0: layer0, nil)
-                base[i] = heads(hs: hs, keys: keys, h: h, w: w, highRes: highRes, nil)
+                base[i] = fastHeads(hs: hs, keys: keys, h: h, w: w, highResNHWC: highResNHWC)
             }
         }
         let ps = parts.map { $0! }
@@ -191,6 +217,40 @@ public final class SAM2MaskDecoder {
         return SAM2DecoderOutput(masks: masks, iou: iou, samTokens: maskTokensOut, objectScores: obj)
     }
 
+    /// `heads` for one prompt without a recorder: the upscaling, high-resolution features and mask product
+    /// pixel-major (`upscaleMasks`, the same sums per pixel), the heads on the tokens as in `heads`.
+    func fastHeads(hs: Tensor, keys: Tensor, h: Int, w: Int, highResNHWC: [Tensor]) -> SAM2DecoderOutput {
+        let d = transformerDim, t = hs.shape[1], k = config.numMaskTokens, s = self.s, uc = upscaleWeights.out
+        func token(_ j: Int) -> Tensor { Tensor(shape: [1, d], data: Array(hs.data[(j * d)..<((j + 1) * d)])) }
+        var hyper = [Float](repeating: 0, count: k * uc)
+        for i in 0..<k {
+            let y = outputHypernetworksMLPs[i](token(s + 1 + i), nil)
+            for j in 0..<uc { hyper[i * uc + j] = y.data[j] }
+        }
+        var masks = Tensor(shape: [1, k, 4 * h, 4 * w]) { _ in }
+        masks.data.withUnsafeMutableBufferPointer { mp in
+            hyper.withUnsafeBufferPointer { hp in
+                keys.data.withUnsafeBufferPointer { kp in
+                    let f1 = highResNHWC.count == 2 ? highResNHWC[1].data : nil, f0 = highResNHWC.count == 2 ? highResNHWC[0].data : nil
+                    f1.withOptionalPointer { a1 in
+                        f0.withOptionalPointer { a0 in
+                            upscaleMasks(keys: kp.baseAddress!, height: h, width: w, weights: upscaleWeights, hyper: hp.baseAddress!,
+                                         count: k, masks: mp.baseAddress!, addFirst: a1, addSecond: a0)
+                        }
+                    }
+                }
+            }
+        }
+        let iou = iouPredictionHead(token(s), nil)
+        let obj: Tensor
+        if let m = predObjScoreMLP { obj = m(token(0), nil) }
+        else if let l = predObjScoreLinear { obj = l(token(0), nil) }
+        else { obj = Tensor(shape: [1, 1], repeating: 10) }
+        let maskTokensOut = Tensor(shape: [1, k, d], data: Array(hs.data[((s + 1) * d)..<((s + 1 + k) * d)]))
+        precondition(t >= s + 1 + k)
+        return SAM2DecoderOutput(masks: masks, iou: iou, samTokens: maskTokensOut, objectScores: obj)
+    }
+
     /// x (B×C×H×W) += y (1×C×H×W) for every batch item.
     func addBroadcast(_ x: inout Tensor, _ y: Tensor) {
         let per = y.count
@@ -201,6 +261,16 @@ public final class SAM2MaskDecoder {
             y.data.withUnsafeBufferPointer { yp in
                 for bi in 0..<items { for i in 0..<per { xp[bi * per + i] += yp[i] } }
             }
+        }
+    }
+}
+
+extension Optional where Wrapped == [Float] {
+    /// `body` with a pointer to the array's elements, or nil.
+    func withOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        switch self {
+        case .some(let a): return a.withUnsafeBufferPointer { body($0.baseAddress!) }
+        case .none: return body(nil)
         }
     }
 }
