@@ -3,7 +3,7 @@
 public enum Toolkit {
     public static let name = "SAMSwift"
     /// Bumped when a change alters what the toolkit computes or writes.
-    public static let version = "0.7.0"
-    /// "SAMSwift 0.7.0".
+    public static let version = "0.8.0"
+    /// "SAMSwift 0.8.0".
     public static var nameAndVersion: String { "\(name) \(version)" }
 }
