@@ -13,8 +13,9 @@ func cubicCoefficients(_ t: Float) -> (Float, Float, Float, Float) {
     return (c2(t + 1), c1(t), c1(1 - t), c2(2 - t))
 }
 
-/// The taps of a bicubic resize from `inSize` to `n` (`interpolateBicubic`): four clamped source indices and
-/// their weights per output index.
+/// The taps of a bicubic resize from `inSize` to `n` (`F.interpolate(mode="bicubic", align_corners=False)` given a
+/// size): source = (in/out)·(i + ½) − ½ without clamping, taps at floor(source) − 1 … + 2 clamped to the border,
+/// with their weights, per output index.
 public func cubicTaps(_ n: Int, _ inSize: Int) -> [(idx: [Int], c: (Float, Float, Float, Float))] {
     let scale = Float(inSize) / Float(n)
     return (0..<n).map { i in
@@ -26,8 +27,8 @@ public func cubicTaps(_ n: Int, _ inSize: Int) -> [(idx: [Int], c: (Float, Float
     }
 }
 
-/// The x pass of `interpolateBicubic` alone: every row of N×C×H×W resized along x to `outW` (N×C×H×outW), each
-/// output x0·c0 + x1·c1 + x2·c2 + x3·c3 as in the full resize.
+/// The x pass of the bicubic resize alone: every row of N×C×H×W resized along x to `outW` (N×C×H×outW), each
+/// output x0·c0 + x1·c1 + x2·c2 + x3·c3; the y pass then combines four such rows the same way (PyTorch's order).
 public func interpolateBicubicRows(_ x: Tensor, width outW: Int) -> Tensor {
     precondition(x.rank == 4, "interpolateBicubicRows expects N×C×H×W, got \(x.shape)")
     let rows = x.shape[0] * x.shape[1] * x.shape[2], w = x.shape[3]
@@ -38,34 +39,6 @@ public func interpolateBicubicRows(_ x: Tensor, width outW: Int) -> Tensor {
                 let (ix, cx) = tx[ox]
                 let b = r * w
                 o[r * outW + ox] = x.data[b + ix[0]] * cx.0 + x.data[b + ix[1]] * cx.1 + x.data[b + ix[2]] * cx.2 + x.data[b + ix[3]] * cx.3
-            }
-        }
-    }
-}
-
-/// Bicubic resize of N×C×H×W to N×C×outH×outW (`F.interpolate(mode="bicubic", align_corners=False)` given a size):
-/// source = (in/out)·(i + ½) − ½ without clamping, taps at floor(source) − 1 … + 2 clamped to the border, rows
-/// combined first along x, then the four row results along y.
-public func interpolateBicubic(_ x: Tensor, height outH: Int, width outW: Int) -> Tensor {
-    precondition(x.rank == 4, "interpolateBicubic expects N×C×H×W, got \(x.shape)")
-    let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
-    let ty = cubicTaps(outH, h), tx = cubicTaps(outW, w)
-    return Tensor(shape: [x.shape[0], x.shape[1], outH, outW]) { out in
-        x.data.withUnsafeBufferPointer { xp in
-            let o = out.baseAddress!, src = xp.baseAddress!
-            parallelItems(planes) { p in
-                let s = src + p * h * w
-                for oy in 0..<outH {
-                    let (iy, cy) = ty[oy]
-                    for ox in 0..<outW {
-                        let (ix, cx) = tx[ox]
-                        func row(_ r: Int) -> Float {
-                            let b = s + iy[r] * w
-                            return b[ix[0]] * cx.0 + b[ix[1]] * cx.1 + b[ix[2]] * cx.2 + b[ix[3]] * cx.3
-                        }
-                        o[(p * outH + oy) * outW + ox] = row(0) * cy.0 + row(1) * cy.1 + row(2) * cy.2 + row(3) * cy.3
-                    }
-                }
             }
         }
     }

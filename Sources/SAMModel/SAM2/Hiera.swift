@@ -201,27 +201,19 @@ public final class Hiera {
         }
     }
 
-    /// `_get_pos_embed`: pos_embed bicubically resized to the grid plus pos_embed_window tiled, channels-last
-    /// 1×g×g×C (what the recorder and the tests see; `addPositionEmbedding` adds the same values without it).
-    public func positionEmbedding(grid g: Int) -> Tensor {
-        var pe = Tensor(shape: [1, g, g, config.embedDim])
-        addPositionEmbedding(to: &pe)
-        return pe
-    }
-
     /// The bicubic resize's first pass, kept: each of pos_embed's p rows resized along x to the grid's width,
     /// channels-last (p × g × C; 7 × 256 × 144 floats for sam2.1_hiera_l instead of the 256 × 256 × 144 result).
     private var cachedRows: (grid: Int, rows: [Float], taps: [(idx: [Int], c: (Float, Float, Float, Float))])?
 
-    /// x (B×g×g×C) += pos_embed resized bicubically to g×g + pos_embed_window tiled, row by row from the kept
-    /// x-resized rows: the same sums in the same order as `F.interpolate(mode="bicubic")` (x first, then y; see
-    /// `interpolateBicubic`) and the tiling, without the g×g×C table.
+    /// `_get_pos_embed` added to the tokens: x (B×g×g×C) += pos_embed resized bicubically to g×g (align_corners
+    /// False) + pos_embed_window tiled, row by row from the kept x-resized rows: the same sums in the same order as
+    /// `F.interpolate(mode="bicubic")` (x first, then y; `cubicTaps`) and the tiling, without the g×g×C table.
     func addPositionEmbedding(to x: inout Tensor) {
         let c = config.embedDim, g = x.shape[1], p = posEmbed.shape[2], ws = posEmbedWindow.shape[2]
         precondition(x.shape[2] == g && x.shape[3] == c, "Hiera: position embedding for \(x.shape)")
         precondition(g % ws == 0, "Hiera: the window position embedding (\(ws)) does not tile the \(g)×\(g) grid")
         if cachedRows?.grid != g {
-            // the rows' x pass: interpolateBicubic to p × g (height kept: its y taps are the identity, weight 1 at 0)
+            // the x pass of each of pos_embed's p rows
             let rowsNCHW = interpolateBicubicRows(posEmbed, width: g)
             cachedRows = (g, permute(rowsNCHW, [0, 2, 3, 1]).data, cubicTaps(g, p))
         }
