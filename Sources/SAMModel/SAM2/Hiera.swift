@@ -145,9 +145,12 @@ extension MultiScaleBlock {
         let pw = (wd + ws - 1) / ws * ws
         let padRow = attn.qkv.bias?.data ?? [Float](repeating: 0, count: 3 * co)
         var out = Tensor(shape: [b, oh, ow, co]) { _ in }
+        // bands of whole window rows, at least 2048 tokens each (products large enough for the cores, a working set
+        // that keeps sam2.1_hiera_l's peak where the whole 64² grid of its third stage would raise it by 110 MB)
+        let band = ws * max(1, (2048 + ws * wd - 1) / (ws * wd))
         for bi in 0..<b {
-            for y0 in stride(from: 0, to: h, by: ws) {
-                let r = min(ws, h - y0)
+            for y0 in stride(from: 0, to: h, by: band) {
+                let r = min(band, h - y0)
                 let start = ((bi * h) + y0) * wd * c
                 let band = Tensor(shape: [1, r, wd, c], data: Array(x.data[start..<(start + r * wd * c)]))
                 let xn = Profiler.measure("encoder: layer norms") { norm1(band, nil) }
@@ -163,7 +166,7 @@ extension MultiScaleBlock {
                 }
                 let a = Profiler.measure("encoder: windowed attention") { attn.attend(qkv: windows) }
                 let un = Profiler.measure("encoder: window partition") {
-                    windowUnpartition(a, windowSize: ws2, padded: (ws2, pw / s), original: (r / s, ow))
+                    windowUnpartition(a, windowSize: ws2, padded: ((r + ws - 1) / ws * ws2, pw / s), original: (r / s, ow))
                 }
                 var y = Profiler.measure("encoder: qkv + proj") { attn.proj(un, nil) }
                 y.add(shortcut)
