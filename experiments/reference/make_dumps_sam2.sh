@@ -93,6 +93,11 @@ fixtures|all)
       --box 30,28,99,159 --point 64,80,1 --single-mask
   dump sam2.1_fixture_mask_random_single "$fx/sam2.1_tiny_mask_random_single.h5" "${FX[@]}" \
       --point 64,80,1 --mask-input random --mask-seed 0 --single-mask
+  # the larger encoder outputs the 128 KB bound drops: a global block, a query-pooling block over padded windows
+  dump sam2.1_fixture_encoder_points_multi "$fx/sam2.1_tiny_encoder_points_multi.h5" --checkpoint "$ck" "${TINY[@]}" \
+      --image "$SMALL" --max-bytes 600000 --gzip \
+      --modules '^image_encoder\.trunk\.blocks\.3(\.attn)?$|^image_encoder\.trunk\.blocks\.4(\.pool|\.attn)?$' \
+      --point 64,80,1 --point 10,20,0
   ;;&
 predictor|all)  # compare_predictor_sam2.py references: 3 held-out images x 5 prompt sets, t and tiny
   PRED_IMGS=(--images "$DAVIS" "$DATA/COCO_MVal/images/baseball bat04_000000270474.jpg" "$DATA/GrabCut/images/124080.jpg")
