@@ -74,10 +74,11 @@ public final class SAM2MaskDecoder {
     /// (multimask: tokens 1…; else the stability choice when configured; else token 0).
     /// - imageEmbedding 1×C×h×w, imagePE 1×C×h×w, sparse B×T×C, dense B×C×h×w (nil: the no-mask plane `noMask`
     ///   1×C×h×w for every prompt), highRes: [1×C/8×4h×4w, 1×C/4×2h×2w] (conv_s0, conv_s1 outputs).
-    public func callAsFunction(imageEmbedding: Tensor, imagePE: Tensor, sparse: Tensor, dense: Tensor?, noMask: Tensor,
+    public func callAsFunction(imageEmbedding: Tensor, imagePE: Tensor, sparse: Tensor, dense: Tensor?,
+                               noMask: @autoclosure () -> Tensor,
                                highRes: [Tensor], multimaskOutput: Bool, prepared: Prepared? = nil,
                                _ rec: ActivationRecorder?) -> SAM2DecoderOutput {
-        let all = predictMasks(imageEmbedding: imageEmbedding, imagePE: imagePE, sparse: sparse, dense: dense, noMask: noMask,
+        let all = predictMasks(imageEmbedding: imageEmbedding, imagePE: imagePE, sparse: sparse, dense: dense, noMask: noMask(),
                                highRes: highRes, prepared: prepared, rec)
         let k = config.numMaskTokens
         var out = all
@@ -150,7 +151,10 @@ public final class SAM2MaskDecoder {
                         highResNHWC: config.useHighResFeatures ? highRes.map { permute($0, [0, 2, 3, 1]) } : [])
     }
 
-    public func predictMasks(imageEmbedding: Tensor, imagePE: Tensor, sparse: Tensor, dense: Tensor?, noMask: Tensor,
+    /// `noMask` is formed only where it is read: the recorded run without mask inputs, or `prepare` when no
+    /// `prepared` image is given (a prompt on a prepared image allocates no 1×C×h×w plane).
+    public func predictMasks(imageEmbedding: Tensor, imagePE: Tensor, sparse: Tensor, dense: Tensor?,
+                             noMask: @autoclosure () -> Tensor,
                              highRes: [Tensor], prepared: Prepared? = nil, _ rec: ActivationRecorder?) -> SAM2DecoderOutput {
         let b = sparse.shape[0], d = transformerDim, h = imageEmbedding.shape[2], w = imageEmbedding.shape[3]
         let ot = outputTokens
@@ -164,13 +168,13 @@ public final class SAM2MaskDecoder {
         }
         if rec != nil {
             let peSeq = permute(imagePE.reshaped([1, d, h * w]), [0, 2, 1])
-            let denseAll = dense ?? Tensor(shape: [b, d, h, w], data: Array([[Float]](repeating: noMask.data, count: b).joined()))
+            let denseAll = dense ?? Tensor(shape: [b, d, h, w], data: Array([[Float]](repeating: noMask().data, count: b).joined()))
             let src = srcSequence(denseAll)
             let pe = Tensor(shape: [b, h * w, d], data: Array([[Float]](repeating: peSeq.data, count: b).joined()))
             let (hs, keys) = transformer.sequences(image: src, imagePE: pe, points: tokens, rec)
             return heads(hs: hs, keys: keys, h: h, w: w, highRes: highRes, rec)
         }
-        let image = prepared ?? prepare(imageEmbedding: imageEmbedding, imagePE: imagePE, noMask: noMask, highRes: highRes)
+        let image = prepared ?? prepare(imageEmbedding: imageEmbedding, imagePE: imagePE, noMask: noMask(), highRes: highRes)
         let peSeq = image.peSeq, highResNHWC = image.highResNHWC
         let shared: (seq: Tensor, layer0: ImageProjections?) = (image.sharedSeq, image.layer0)
         var parts = [SAM2DecoderOutput?](repeating: nil, count: b)
