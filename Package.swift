@@ -1,8 +1,8 @@
 // swift-tools-version:5.9
 // SAM (Segment Anything) in Swift. Floors, from the ground up (see DESIGN.md in ../shared):
-//   0  CBLAS CPNG CJPEG CHDF5      system libraries (module maps + header shims)
+//   0  CBLAS CDNNL CPNG CJPEG CHDF5 system libraries (module maps + header shims); CDNNL: oneDNN, bf16 products
 //   0  CSAMKernels                 exp / erf element-wise kernels in C (AVX-512, AVX2, baseline; picked at load)
-//   1  SAMTensor                   float32 tensors and kernels, knowing nothing of SAM
+//   1  SAMTensor                   float32 tensors and kernels (bf16 products on request), knowing nothing of SAM
 //   1  SAMIO                       .pth / safetensors / HDF5 / PNG / JPEG / BMP readers and writers
 //   2  SAMModel                    every module of segment_anything/modeling under Meta's names
 //   3  SAMInference                preprocessing, predictor, mask generator, overlays
@@ -37,10 +37,12 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CMalloc"),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+        // oneDNN for the bf16 products of `--precision bf16` (fp32 products stay on OpenBLAS).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // Floor 0: the element-wise kernels that need wide vectors (exp, erf), in C for per-function CPU dispatch.
         .target(name: "CSAMKernels", cSettings: [.unsafeFlags(["-O2"])]),
         // Floor 1.
-        .target(name: "SAMTensor", dependencies: ["CBLAS", "CSAMKernels"], swiftSettings: kernels),
+        .target(name: "SAMTensor", dependencies: ["CBLAS", "CDNNL", "CSAMKernels"], swiftSettings: kernels),
         .target(name: "SAMIO", dependencies: ["SAMTensor", "CPNG", "CJPEG", "CHDF5"], swiftSettings: release),
         // Floor 2.
         .target(name: "SAMModel", dependencies: ["SAMTensor"], swiftSettings: release),

@@ -291,3 +291,27 @@ CLONES void sam_layernorm_row(const float *src, const float *plus, float *dst, s
     for (j = 0; j + 16 <= c; j += 16) STORE(dst + j, (LOAD(src + j) - mv) * iv * LOAD(weight + j) + LOAD(bias + j));
     for (; j < c; j++) dst[j] = (src[j] - mean) * inv * weight[j] + bias[j];
 }
+
+// bf16 rounding as PyTorch's c10::BFloat16 and oneDNN do it: add 0x7fff plus the kept part's lowest bit, keep the
+// high half; a NaN keeps its sign and becomes the quiet NaN 0x7fc0.
+static inline __attribute__((always_inline)) uint16_t bf16_round(float f) {
+    uint32_t u;
+    __builtin_memcpy(&u, &f, 4);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return (f != f) ? (uint16_t)((u >> 16) | 0x40u) : (uint16_t)r;
+}
+
+CLONES void sam_f32_to_bf16(const float *src, size_t rows, size_t cols, size_t ld, uint16_t *dst) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *s = src + r * ld;
+        uint16_t *d = dst + r * cols;
+        for (size_t j = 0; j < cols; j++) d[j] = bf16_round(s[j]);
+    }
+}
+
+CLONES void sam_bf16_to_f32(const uint16_t *src, size_t n, float *dst) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)src[i] << 16;
+        __builtin_memcpy(dst + i, &u, 4);
+    }
+}

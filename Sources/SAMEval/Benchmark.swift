@@ -20,16 +20,24 @@ public struct BenchmarkResult {
     /// The machine's own sgemm rate on the encoder's MLP shape (`Benchmark.SgemmProbe`), GFLOP/s, measured right
     /// before each timed encoder run (same order as `encoderSeconds`); empty when not measured.
     public var sgemmRuns: [Double] = []
+    /// The precision the model ran in (`--precision`).
+    public var precision: Precision = .fp32
+    /// In bf16: oneDNN's bf16 rate on the same shape (activations converted per call, the weight held as bf16, as
+    /// the encoder's linear layers run), measured right after each sgemm probe; empty in fp32.
+    public var bf16Runs: [Double] = []
 
     /// The median of `sgemmRuns`; nil when not measured.
     public var sgemmGFLOPS: Double? { sgemmRuns.isEmpty ? nil : Self.median(sgemmRuns) }
+    /// The median of `bf16Runs`; nil when not measured.
+    public var bf16GFLOPS: Double? { bf16Runs.isEmpty ? nil : Self.median(bf16Runs) }
 
-    /// The encoder's GFLOP/s as a fraction of the sgemm rate: the median over runs of each run's rate divided by the
-    /// sgemm rate measured just before it, so that a machine whose speed drifts between runs (a shared VM) is
-    /// compared with itself at the same moment.
+    /// The encoder's GFLOP/s as a fraction of the product rate of its precision (sgemm in fp32, oneDNN's bf16 matmul
+    /// in bf16): the median over runs of each run's rate divided by the rate measured just before it, so that a
+    /// machine whose speed drifts between runs (a shared VM) is compared with itself at the same moment.
     public var encoderRooflineFraction: Double? {
-        guard sgemmRuns.count == encoderSeconds.count, !sgemmRuns.isEmpty else { return nil }
-        return Self.median(zip(encoderSeconds, sgemmRuns).map { Double(encoderFLOPs) / 1e9 / $0 / $1 })
+        let rates = precision == .bf16 ? bf16Runs : sgemmRuns
+        guard rates.count == encoderSeconds.count, !rates.isEmpty else { return nil }
+        return Self.median(zip(encoderSeconds, rates).map { Double(encoderFLOPs) / 1e9 / $0 / $1 })
     }
 
     public static func median(_ xs: [Double]) -> Double {
@@ -50,11 +58,18 @@ public struct BenchmarkResult {
             "stages": Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0.seconds) }),
             "blas_notice": BLASCore.machineNotice ?? NSNull(),
         ]
+        obj["precision"] = precision.rawValue
         if let g = sgemmGFLOPS, let f = encoderRooflineFraction {
             obj["sgemm_gflops"] = g
             obj["sgemm_runs"] = sgemmRuns
             obj["sgemm_shape"] = Benchmark.mlpShape.label
             obj["encoder_roofline_fraction"] = f
+        }
+        if let g = bf16GFLOPS {
+            obj["bf16_gflops"] = g
+            obj["bf16_runs"] = bf16Runs
+            obj["bf16_kernel"] = Precision.bf16Kernel()
+            obj["bf16_native"] = Precision.bf16Native
         }
         return obj
     }
@@ -66,6 +81,7 @@ public struct BenchmarkResult {
             image encoder              %8.3f  %7.1f  %8.1f
             prompt enc. + decoder (×%d) %8.4f  %7.2f  %8.1f   (%.2f ms per prompt)
             peak resident memory       %.0f MB
+            precision                  \(precision)
             """, e, Double(encoderFLOPs) / 1e9, Double(encoderFLOPs) / 1e9 / e,
             batch, d, Double(decoderFLOPs) / 1e9, Double(decoderFLOPs) / 1e9 / d, d / Double(batch) * 1000,
             Double(peakRSSBytes) / 1e6) + "\nOpenBLAS kernels           \(BLASCore.name)\nelement-wise kernels       \(elementwiseKernelWidth)-bit vectors\n"
@@ -79,8 +95,13 @@ extension BenchmarkResult {
     /// The sgemm rate and the encoder's share of it, two lines (empty when the rate was not measured).
     var roofline: String {
         guard let g = sgemmGFLOPS, let f = encoderRooflineFraction else { return "" }
-        return String(format: "sgemm %@        %8.1f GFLOP/s (both cores, issued as the encoder issues it)\nencoder / sgemm rate       %8.1f %%\n",
-                      Benchmark.mlpShape.label, g, f * 100)
+        var s = String(format: "sgemm %@        %8.1f GFLOP/s (fp32, OpenBLAS; both cores, issued as the encoder issues it)\n",
+                       Benchmark.mlpShape.label, g)
+        if let b = bf16GFLOPS {
+            s += String(format: "bf16  %@        %8.1f GFLOP/s (oneDNN %@; both cores, issued as the encoder issues it)\n",
+                        Benchmark.mlpShape.label, b, Precision.bf16Kernel())
+        }
+        return s + String(format: "encoder / %@ rate      %8.1f %%\n", precision == .bf16 ? "bf16 " : "sgemm", f * 100)
     }
 }
 
@@ -95,11 +116,13 @@ public enum Benchmark {
         /// memory resident (no trimming, for speed), so operands from the heap would stay in the resident set and
         /// in every later peak; unmapped on deinit, they leave it.
         let a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>
+        /// b as bf16, as a bf16 model holds its weights.
+        let bHalf: UnsafeMutablePointer<UInt16>
         private let base: UnsafeMutableRawPointer, bytes: Int
 
         init() {
             let (m, k, n, _) = mlpShape
-            bytes = (m * k + n * k + m * n) * MemoryLayout<Float>.size
+            bytes = (m * k + n * k + m * n) * MemoryLayout<Float>.size + n * k * MemoryLayout<UInt16>.size
             guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
                 fatalError("sgemm probe: cannot map \(bytes) bytes")
             }
@@ -110,6 +133,9 @@ public enum Benchmark {
             var rng = SplitMix64(seed: 1)
             for i in 0..<(m * k) { a[i] = rng.nextFloat() - 0.5 }
             for i in 0..<(n * k) { b[i] = rng.nextFloat() - 0.5 }
+            bHalf = UnsafeMutableRawPointer(c + m * n).bindMemory(to: UInt16.self, capacity: n * k)
+            Tensor(shape: [n * k], data: Array(UnsafeBufferPointer(start: b, count: n * k))).convertedToBF16().bf16!
+                .withUnsafeBufferPointer { bHalf.update(from: $0.baseAddress!, count: n * k) }
         }
 
         deinit { munmap(base, bytes) }
@@ -120,7 +146,19 @@ public enum Benchmark {
             var times: [Double] = []
             for i in 0...max(1, runs) {
                 let t = Date()
-                sgemm(transB: true, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, c: c, ldc: n)
+                sgemm(transB: true, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, c: c, ldc: n, precision: .fp32)
+                if i > 0 { times.append(Date().timeIntervalSince(t)) }
+            }
+            return 2 * Double(m * n * k) / 1e9 / BenchmarkResult.median(times)
+        }
+
+        /// `rate` of the bf16 product: x (float32, converted per call) · Wᵀ (bf16) through oneDNN.
+        func bf16Rate(runs: Int) -> Double {
+            let (m, k, n, _) = mlpShape
+            var times: [Double] = []
+            for i in 0...max(1, runs) {
+                let t = Date()
+                gemm(transB: true, m: m, n: n, k: k, a: .f32(a), lda: k, b: .bf16(bHalf), ldb: k, c: c, ldc: n)
                 if i > 0 { times.append(Date().timeIntervalSince(t)) }
             }
             return 2 * Double(m * n * k) / 1e9 / BenchmarkResult.median(times)
@@ -144,6 +182,7 @@ public enum Benchmark {
     public static func run(model any: AnyModel, runs: Int, batch: Int, roofline: Bool = false) -> BenchmarkResult {
         var r = BenchmarkResult()
         r.batch = batch
+        r.precision = any.precision
         let s: Int
         switch any {
         case .sam(let m): s = m.config.imageSize
@@ -165,7 +204,10 @@ public enum Benchmark {
         }
         var probe = roofline ? SgemmProbe() : nil
         for i in 0...runs {
-            if i > 0, let probe { r.sgemmRuns.append(probe.rate(runs: 5)) }
+            if i > 0, let probe {
+                r.sgemmRuns.append(probe.rate(runs: 5))
+                if r.precision == .bf16 { r.bf16Runs.append(probe.bf16Rate(runs: 5)) }
+            }
             if i == 1 { Profiler.reset(); Profiler.enabled = true }
             let f0 = GEMMCounter.flops
             let t = Date()

@@ -11,14 +11,15 @@ public enum SamLoader {
     /// (`SAMConfig.checkBounds`) and every key and shape is compared (`WeightStore.check`) before the model is built,
     /// so nothing is allocated at a size the file did not back. Key and shape problems are thrown as
     /// `CheckpointMismatch`, naming the file.
-    public static func load(checkpoint path: String, config: SAMConfig? = nil) throws -> Sam {
+    /// `precision`: bf16 holds the image encoder's product weights as bf16 (converted here, once).
+    public static func load(checkpoint path: String, config: SAMConfig? = nil, precision: Precision = .fp32) throws -> Sam {
         let file = try CheckpointReader.read(path: path)
         let tensors = HFKeys.isHuggingFace(file.tensors) ? HFKeys.toMeta(file.tensors) : file.tensors
         let model: Sam
         do {
             let cfg = try config ?? SAMConfig.infer(from: tensors)
             try WeightStore.check(tensors, against: cfg)
-            model = try Sam(tensors: tensors, config: cfg)
+            model = try Sam(tensors: tensors, config: cfg, precision: precision)
         } catch let e as ModelLoadError {
             throw CheckpointMismatch(path: path, problem: e)
         }
@@ -27,8 +28,10 @@ public enum SamLoader {
     }
 
     /// A model of the given size with seeded random weights (benchmarks without a checkpoint).
-    public static func random(config: SAMConfig, seed: UInt64 = 0) -> Sam {
-        let m = Sam(config: config, weights: WeightStore(.random(seed: seed)))
+    public static func random(config: SAMConfig, seed: UInt64 = 0, precision: Precision = .fp32) -> Sam {
+        let store = WeightStore(.random(seed: seed))
+        store.matrixStorage = precision
+        let m = Sam(config: config, weights: store)
         m.fingerprint = "random:\(config.presetName ?? "custom"):\(seed)"
         return m
     }
@@ -98,6 +101,22 @@ public enum AnyModel {
         }
     }
 
+    /// The precision of the model's products (`Sam.precision`, `SAM2Model.precision`).
+    public var precision: Precision {
+        get {
+            switch self {
+            case .sam(let m): return m.precision
+            case .sam2(let m): return m.precision
+            }
+        }
+        nonmutating set {
+            switch self {
+            case .sam(let m): m.precision = newValue
+            case .sam2(let m): m.precision = newValue
+            }
+        }
+    }
+
     public var fingerprint: String {
         switch self {
         case .sam(let m): return m.fingerprint
@@ -118,16 +137,17 @@ public struct UnknownModelFile: Error, CustomStringConvertible, Equatable {
 public enum ModelLoader {
     /// Loads either family from a checkpoint, told apart by its keys: SAM 2 (`image_encoder.trunk.*`, the official
     /// `{"model": state_dict}` files) or v1 (Meta's or Hugging Face's keys). `v1Config` / `sam2Config` fix the size.
-    public static func load(checkpoint path: String, v1Config: SAMConfig? = nil, sam2Config: SAM2Config? = nil) throws -> AnyModel {
+    public static func load(checkpoint path: String, v1Config: SAMConfig? = nil, sam2Config: SAM2Config? = nil,
+                            precision: Precision = .fp32) throws -> AnyModel {
         let file = try CheckpointReader.read(path: path)
         if SAM2Config.isSAM2(file.tensors) {
             if v1Config != nil { throw InputError(path, "a SAM 2 checkpoint, but a SAM v1 model type was given") }
-            return .sam2(try SAM2Loader.build(tensors: file.tensors, path: path, config: sam2Config))
+            return .sam2(try SAM2Loader.build(tensors: file.tensors, path: path, config: sam2Config, precision: precision))
         }
         let v1 = HFKeys.isHuggingFace(file.tensors) || file.tensors["image_encoder.patch_embed.proj.weight"] != nil
         guard v1 else { throw UnknownModelFile(path: path) }
         if sam2Config != nil { throw InputError(path, "a SAM v1 checkpoint, but a SAM 2 model type was given") }
-        return .sam(try SamLoader.load(checkpoint: path, config: v1Config))
+        return .sam(try SamLoader.load(checkpoint: path, config: v1Config, precision: precision))
     }
 }
 
@@ -135,14 +155,14 @@ public enum SAM2Loader {
     /// Reads a SAM 2 checkpoint (`{"model": state_dict}` or a bare state dict, .pt/.pth or .safetensors) and builds
     /// the image model, inferring its size unless `config` is given. Strict: every missing, unexpected or
     /// mis-shaped key is named, the video-only weights included.
-    public static func load(checkpoint path: String, config: SAM2Config? = nil) throws -> SAM2Model {
-        try build(tensors: try CheckpointReader.read(path: path).tensors, path: path, config: config)
+    public static func load(checkpoint path: String, config: SAM2Config? = nil, precision: Precision = .fp32) throws -> SAM2Model {
+        try build(tensors: try CheckpointReader.read(path: path).tensors, path: path, config: config, precision: precision)
     }
 
-    static func build(tensors: [String: Tensor], path: String, config: SAM2Config?) throws -> SAM2Model {
+    static func build(tensors: [String: Tensor], path: String, config: SAM2Config?, precision: Precision = .fp32) throws -> SAM2Model {
         let model: SAM2Model
         do {
-            model = try SAM2Model(tensors: tensors, config: config)
+            model = try SAM2Model(tensors: tensors, config: config, precision: precision)
         } catch let e as ModelLoadError {
             throw CheckpointMismatch(path: path, problem: e)
         }
@@ -151,8 +171,10 @@ public enum SAM2Loader {
     }
 
     /// A model of the given size with seeded random weights (benchmarks without a checkpoint).
-    public static func random(config: SAM2Config, seed: UInt64 = 0) -> SAM2Model {
-        let m = SAM2Model(config: config, weights: WeightStore(.random(seed: seed)))
+    public static func random(config: SAM2Config, seed: UInt64 = 0, precision: Precision = .fp32) -> SAM2Model {
+        let store = WeightStore(.random(seed: seed))
+        store.matrixStorage = precision
+        let m = SAM2Model(config: config, weights: store)
         m.fingerprint = "random:\(config.presetName ?? "sam2.1 custom"):\(seed)"
         return m
     }

@@ -121,8 +121,8 @@ public final class SamPredictor {
     /// The current image prepared for the mask decoder; made once per image (`features` is that image's embedding).
     func decoderImage(_ features: Tensor) -> MaskDecoder.Image {
         if let p = preparedImage { return p }
-        let p = model.maskDecoder.prepare(imageEmbedding: features, imagePE: model.promptEncoder.densePE(nil),
-                                          sharedDense: model.promptEncoder.noMaskDense())
+        let p = Precision.with(model.precision) { model.maskDecoder.prepare(imageEmbedding: features, imagePE: model.promptEncoder.densePE(nil),
+                                          sharedDense: model.promptEncoder.noMaskDense()) }
         preparedImage = p
         return p
     }
@@ -145,7 +145,7 @@ public final class SamPredictor {
         self.originalSize = originalSize
         self.inputSize = inputSize
         preparedImage = nil
-        features = model.imageEncoder(input, rec)
+        features = Precision.with(model.precision) { model.imageEncoder(input, rec) }
     }
 
     /// Uses a cached image embedding (1×C×g×g) for an image of the given sizes.
@@ -183,6 +183,12 @@ public final class SamPredictor {
         // thrown here rather than trapping in the prompt encoder (precondition) or on an index out of range
         guard !prompts.isEmpty else { return [] }
         try checkBatch(prompts, maskInputs: maskInputs) { $0.points.count + ($0.box != nil ? 2 : ($0.points.isEmpty ? 0 : 1)) }
+        return try Precision.with(model.precision) { try decodeBatch(prompts, maskInputs: maskInputs, multimaskOutput: multimaskOutput, rec) }
+    }
+
+    /// `predictBatch` on prompts already checked, under the model's precision.
+    func decodeBatch(_ prompts: [Prompt], maskInputs: [Tensor]?, multimaskOutput: Bool,
+                     _ rec: ActivationRecorder?) throws -> [Prediction] {
         guard let features else { throw PromptError.noImage }
         let l = model.config.lowResSize
         let masks = maskInputs.map { ms in Tensor(shape: [ms.count, 1, l, l], data: ms.flatMap(\.data)) }

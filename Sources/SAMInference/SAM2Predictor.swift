@@ -42,7 +42,7 @@ public final class SAM2Predictor {
         inputImage = rec == nil ? nil : input
         prepared = nil
         self.originalSize = originalSize
-        features = model.encode(input, rec)
+        features = Precision.with(model.precision) { model.encode(input, rec) }
         rec.record("predictor/image_embed", features!.imageEmbed)
         for (i, f) in features!.highRes.enumerated() { rec.record("predictor/high_res_feats:\(i)", f) }
     }
@@ -102,6 +102,11 @@ public final class SAM2Predictor {
     /// check (the automatic mask generator's explicit grids may reach the image's far side).
     public func decodeLowRes(_ prompts: [Prompt], maskInputs: Tensor?, multimaskOutput: Bool,
                              _ rec: ActivationRecorder? = nil) -> SAM2DecoderOutput {
+        Precision.with(model.precision) { decodeLowResNow(prompts, maskInputs: maskInputs, multimaskOutput: multimaskOutput, rec) }
+    }
+
+    private func decodeLowResNow(_ prompts: [Prompt], maskInputs: Tensor?, multimaskOutput: Bool,
+                                 _ rec: ActivationRecorder?) -> SAM2DecoderOutput {
         guard let features else { preconditionFailure("SAM2Predictor.decodeLowRes before setImage") }
         let pe = model.promptEncoder
         let (sparse, dense) = Profiler.measure("prompt encoder") { () -> (Tensor, Tensor?) in

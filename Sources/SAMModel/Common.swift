@@ -10,7 +10,7 @@ public final class Linear {
 
     public init(_ w: WeightStore, _ name: String, _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
         self.name = name
-        weight = w.take("\(name).weight", [outFeatures, inFeatures])
+        weight = w.takeMatrix("\(name).weight", [outFeatures, inFeatures])
         self.bias = bias ? w.take("\(name).bias", [outFeatures], init: .zeros) : nil
     }
 
@@ -122,12 +122,15 @@ public final class Conv2d {
     public let weight: Tensor, bias: Tensor?
     public let stride: Int, padding: Int
 
+    /// `asMatrix`: the weight is read only by products that take bf16 weights (`linear` of its reshaped form,
+    /// `patchConv2dNHWC`, `conv2dToNHWC`), so `WeightStore.matrixStorage` may hold it as bf16.
     public init(_ w: WeightStore, _ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
-                padding: Int = 0, bias: Bool = true) {
+                padding: Int = 0, bias: Bool = true, asMatrix: Bool = false) {
         self.name = name
         self.stride = stride
         self.padding = padding
-        weight = w.take("\(name).weight", [outChannels, inChannels, kernel, kernel])
+        let shape = [outChannels, inChannels, kernel, kernel]
+        weight = asMatrix ? w.takeMatrix("\(name).weight", shape) : w.take("\(name).weight", shape)
         self.bias = bias ? w.take("\(name).bias", [outChannels], init: .zeros) : nil
     }
 

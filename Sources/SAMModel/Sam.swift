@@ -13,20 +13,30 @@ public final class Sam {
     public static let maskThreshold: Float = 0
     /// Identifies the weights (set by the loader; embedding caches record it).
     public var fingerprint = ""
+    /// The precision of its matrix products (`--precision`); its weights were converted for it at load. Predictors run
+    /// the model's passes under it (`Precision.with`).
+    public var precision: Precision = .fp32
 
     /// Builds the model, taking every parameter from `weights` (call `weights.finish()` afterwards to check keys).
     public init(config: SAMConfig, weights: WeightStore) {
         self.config = config
+        // bf16: the encoder's product weights held as bf16 (most of the parameters); the decoder's small weights stay
+        // float32, their products round them to bf16 as they run
+        let storage = weights.matrixStorage
         imageEncoder = ImageEncoderViT(weights, config: config)
+        weights.matrixStorage = .fp32
         promptEncoder = PromptEncoder(weights, config: config)
         maskDecoder = MaskDecoder(weights, config: config)
+        weights.matrixStorage = storage
+        precision = storage
     }
 
     /// Builds the model from a checkpoint's tensors (Meta's key names), inferring the size unless `config` is given.
     /// Strict: throws `ModelLoadError.keys` naming every missing, unexpected and mis-shaped key.
-    public convenience init(tensors: [String: Tensor], config: SAMConfig? = nil) throws {
+    public convenience init(tensors: [String: Tensor], config: SAMConfig? = nil, precision: Precision = .fp32) throws {
         let cfg = try config ?? SAMConfig.infer(from: tensors)
         let store = WeightStore(.tensors(tensors))
+        store.matrixStorage = precision
         self.init(config: cfg, weights: store)
         try store.finish()
     }

@@ -37,6 +37,9 @@ public final class WeightStore {
     }
 
     let source: Source
+    /// How `takeMatrix` holds the weights of matrix products: float32, or bfloat16 for `--precision bf16` (the
+    /// models set it while they build their image encoders, whose products take bf16 weights directly).
+    public var matrixStorage: Precision = .fp32
     private(set) var requested: [(key: String, shape: [Int])] = []
     private var missing: [String] = []
     private var misshaped: [String] = []
@@ -45,6 +48,12 @@ public final class WeightStore {
     public init(_ source: Source) {
         self.source = source
         if case .random(let seed) = source { rng = SplitMix64(weightsSeed: seed) } else { rng = SplitMix64(weightsSeed: 0) }
+    }
+
+    /// `take`, held as `matrixStorage` says: a weight that only matrix products read.
+    public func takeMatrix(_ key: String, _ shape: [Int], init kind: ParameterInit = .normal) -> Tensor {
+        let t = take(key, shape, init: kind)
+        return matrixStorage == .bf16 && t.count == shape.reduce(1, *) ? t.convertedToBF16() : t
     }
 
     /// The tensor stored under `key`, which must have `shape`.

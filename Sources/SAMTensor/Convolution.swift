@@ -68,7 +68,7 @@ public func conv2dToNHWC(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int
     let kdim = ic * kh * kw, bandRows = 16
     return Tensor(shape: [n, oh, ow, oc]) { out in
         x.data.withUnsafeBufferPointer { xp in
-            weight.data.withUnsafeBufferPointer { wp in
+            weight.withMatrix { wp in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: bandRows * ow * kdim) { cb in
                     let col = cb.baseAddress!
                     for b in 0..<n {
@@ -95,8 +95,8 @@ public func conv2dToNHWC(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int
                             if let bias {
                                 for p in 0..<pixels { bias.data.withUnsafeBufferPointer { (dst + p * oc).update(from: $0.baseAddress!, count: oc) } }
                             }
-                            sgemm(transB: true, m: pixels, n: oc, k: kdim, a: col, lda: kdim, b: wp.baseAddress!, ldb: kdim,
-                                  beta: bias == nil ? 0 : 1, c: dst, ldc: oc)
+                            gemm(transB: true, m: pixels, n: oc, k: kdim, a: .f32(col), lda: kdim, b: wp, ldb: kdim,
+                                 beta: bias == nil ? 0 : 1, c: dst, ldc: oc)
                         }
                     }
                 }

@@ -1,4 +1,4 @@
-// Matrix products, all through OpenBLAS's cblas_sgemm (never a hand-written GEMM).
+// Matrix products, all through OpenBLAS's cblas_sgemm (fp32) or oneDNN's matmul (bf16); never a hand-written GEMM.
 import CBLAS
 import Foundation
 import Synchronization
@@ -16,38 +16,86 @@ public enum BLASThreads {
 }
 
 /// C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C, row-major, with explicit leading dimensions.
-/// The one entry point to BLAS; every matrix product of the toolkit goes through here. Large products are split
-/// into row (or column) bands computed concurrently, one single-threaded cblas_sgemm per band.
+/// The one entry point to BLAS; every matrix product of the toolkit goes through here or `gemm`. Large products are
+/// split into row (or column) bands computed concurrently, one single-threaded product per band. In bf16 mode
+/// (`precision`, or `Precision.products` when nil) the operands are rounded to bf16 and oneDNN multiplies them.
 @inline(__always)
 public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, precision: Precision? = nil) {
     if m == 0 || n == 0 { return }
+    if (precision ?? Precision.products) == .bf16 {
+        bf16gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: .f32(a), lda: lda, b: .f32(b),
+                 ldb: ldb, beta: beta, c: c, ldc: ldc)
+        return
+    }
     _ = BLASThreads.configured
     GEMMCounter.add(2 * m * n * k)
     let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
+    productBands(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc) { r0, rows, c0, cols in
+        let aw = r0 == 0 ? a : (transA ? a + r0 : a + r0 * lda)
+        let bw = c0 == 0 ? b : (transB ? b + c0 * ldb : b + c0)
+        cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows), Int32(cols), Int32(k), alpha, aw, Int32(lda), bw, Int32(ldb),
+                    beta, c + r0 * ldc + c0, Int32(ldc))
+    }
+}
+
+/// `sgemm` with operands that may be bf16 already (weights converted at load): a product with any bf16 operand, or
+/// any product in bf16 mode, runs in bf16; two float32 operands in fp32 mode run through OpenBLAS.
+@inline(__always)
+public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                 a: MatrixOperand, lda: Int, b: MatrixOperand, ldb: Int,
+                 beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if case .f32(let ap) = a, case .f32(let bp) = b, Precision.products == .fp32 {
+        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: ap, lda: lda, b: bp, ldb: ldb,
+              beta: beta, c: c, ldc: ldc)
+        return
+    }
+    if m == 0 || n == 0 { return }
+    bf16gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+             beta: beta, c: c, ldc: ldc)
+}
+
+/// Floating-point operations issued as bf16 products (2·m·n·k each), beside `GEMMCounter`'s fp32 ones.
+public enum BF16Counter {
+    static let counter = Atomic<Int>(0)
+    public static var flops: Int { counter.load(ordering: .relaxed) }
+}
+
+private func bf16gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: MatrixOperand, lda: Int,
+                      b: MatrixOperand, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    GEMMCounter.add(2 * m * n * k)
+    BF16Counter.counter.wrappingAdd(2 * m * n * k, ordering: .relaxed)
+    let g = BF16GEMM.shared
+    productBands(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc) { r0, rows, c0, cols in
+        let aw = r0 == 0 ? a : (transA ? a + r0 : a + r0 * lda)
+        let bw = c0 == 0 ? b : (transB ? b + c0 * ldb : b + c0)
+        g.run(transA: transA, transB: transB, m: rows, n: cols, k: k, alpha: alpha, a: aw, lda: lda, b: bw, ldb: ldb,
+              beta: beta, c: c + r0 * ldc + c0, ldc: ldc)
+    }
+}
+
+/// How a product is split over the cores: one call for small products (or inside a serial section), bands of rows
+/// (A's rows, C's rows) when m ≥ n, else bands of columns (B's columns, C's columns). `body(r0, rows, c0, cols)`.
+@inline(__always)
+func productBands(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int,
+                  _ body: (Int, Int, Int, Int) -> Void) {
     let workers = BLASThreads.workers
     if workers <= 1 || 2 * m * n * k < BLASThreads.splitThreshold || SerialThread.isOn || (m < 2 * 16 && n < 2 * 64) {
-        cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        body(0, m, 0, n)
         return
     }
     if m >= n || n < 2 * 64 {
-        // bands of rows: A's rows (columns of the stored matrix when transposed) and C's rows
         let step = ((m + workers - 1) / workers + 7) / 8 * 8
         DispatchQueue.concurrentPerform(iterations: (m + step - 1) / step) { w in
-            let r0 = w * step, rows = min(step, m - r0)
-            let aw = transA ? a + r0 : a + r0 * lda
-            cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows), Int32(n), Int32(k), alpha, aw, Int32(lda), b, Int32(ldb),
-                        beta, c + r0 * ldc, Int32(ldc))
+            let r0 = w * step
+            body(r0, min(step, m - r0), 0, n)
         }
     } else {
-        // bands of columns: B's columns (rows of the stored matrix when transposed) and C's columns
         let step = ((n + workers - 1) / workers + 15) / 16 * 16
         DispatchQueue.concurrentPerform(iterations: (n + step - 1) / step) { w in
-            let c0 = w * step, cols = min(step, n - c0)
-            let bw = transB ? b + c0 * ldb : b + c0
-            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(cols), Int32(k), alpha, a, Int32(lda), bw, Int32(ldb),
-                        beta, c + c0, Int32(ldc))
+            let c0 = w * step
+            body(0, m, c0, min(step, n - c0))
         }
     }
 }
@@ -76,9 +124,9 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
             }
         }
         x.data.withUnsafeBufferPointer { xp in
-            weight.data.withUnsafeBufferPointer { wp in
-                sgemm(transB: true, m: rows, n: outF, k: inF, a: xp.baseAddress!, lda: inF,
-                      b: wp.baseAddress!, ldb: inF, beta: bias == nil ? 0 : 1, c: out.baseAddress!, ldc: outF)
+            weight.withMatrix { wp in
+                gemm(transB: true, m: rows, n: outF, k: inF, a: .f32(xp.baseAddress!), lda: inF,
+                     b: wp, ldb: inF, beta: bias == nil ? 0 : 1, c: out.baseAddress!, ldc: outF)
             }
         }
     }
@@ -92,9 +140,9 @@ public func linearGELU(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let b = bias?.data ?? [Float](repeating: 0, count: outF)
     return Tensor(shape: outShape) { out in
         x.data.withUnsafeBufferPointer { xp in
-            weight.data.withUnsafeBufferPointer { wp in
-                sgemm(transB: true, m: rows, n: outF, k: inF, a: xp.baseAddress!, lda: inF,
-                      b: wp.baseAddress!, ldb: inF, c: out.baseAddress!, ldc: outF)
+            weight.withMatrix { wp in
+                gemm(transB: true, m: rows, n: outF, k: inF, a: .f32(xp.baseAddress!), lda: inF,
+                     b: wp, ldb: inF, c: out.baseAddress!, ldc: outF)
             }
         }
         b.withUnsafeBufferPointer { bp in
@@ -108,7 +156,7 @@ public func linearGELU(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
 
 /// Batched matrix product over leading axes: a [..., M, K] @ b [..., K, N] (or bᵀ with `transB`: b [..., N, K]).
 /// Both operands must have the same leading shape.
-public func matmul(_ a: Tensor, _ b: Tensor, transB: Bool = false) -> Tensor {
+public func matmul(_ a: Tensor, _ b: Tensor, transB: Bool = false, precision: Precision? = nil) -> Tensor {
     let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1]
     let n = transB ? b.shape[b.rank - 2] : b.shape[b.rank - 1]
     let kb = transB ? b.shape[b.rank - 1] : b.shape[b.rank - 2]
@@ -121,7 +169,8 @@ public func matmul(_ a: Tensor, _ b: Tensor, transB: Bool = false) -> Tensor {
             b.data.withUnsafeBufferPointer { bp in
                 for i in 0..<batch {
                     sgemm(transB: transB, m: m, n: n, k: k, a: ap.baseAddress! + i * m * k, lda: k,
-                          b: bp.baseAddress! + i * k * n, ldb: transB ? k : n, c: out.baseAddress! + i * m * n, ldc: n)
+                          b: bp.baseAddress! + i * k * n, ldb: transB ? k : n, c: out.baseAddress! + i * m * n, ldc: n,
+                          precision: precision)
                 }
             }
         }

@@ -138,8 +138,8 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                     sgemm(transB: true, m: n, n: n, k: hd, alpha: scale, a: k, lda: c3, b: q, ldb: c3, c: S, ldc: n)
                     // the relative terms transposed to match, from one product per axis with its 2·size − 1 table
                     // rows: rel_h[t, ky] = q[t] · Th[y(t) − ky + H − 1], rel_w[t, kx] = q[t] · Tw[x(t) − kx + W − 1]
-                    sgemm(transB: true, m: 2 * height - 1, n: n, k: hd, a: rhp, lda: hd, b: q, ldb: c3, c: PH, ldc: n)
-                    sgemm(transB: true, m: 2 * width - 1, n: n, k: hd, a: rwp, lda: hd, b: q, ldb: c3, c: PW, ldc: n)
+                    sgemm(transB: true, m: 2 * height - 1, n: n, k: hd, a: rhp, lda: hd, b: q, ldb: c3, c: PH, ldc: n, precision: .fp32)
+                    sgemm(transB: true, m: 2 * width - 1, n: n, k: hd, a: rwp, lda: hd, b: q, ldb: c3, c: PW, ldc: n, precision: .fp32)
                     for t in 0..<n {
                         let y = t / width, x = t % width
                         for ky in 0..<height { RHT[ky * n + t] = PH[(y - ky + height - 1) * n + t] }
@@ -166,12 +166,12 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                     // rel_h[y, x, ky] = Σ_d q[y, x, d] · Rh[y, ky, d]
                     for y in 0..<height {
                         sgemm(transB: true, m: width, n: height, k: hd, a: q + y * width * c3, lda: c3,
-                              b: rhp + y * height * hd, ldb: hd, c: RH + y * width * height, ldc: height)
+                              b: rhp + y * height * hd, ldb: hd, c: RH + y * width * height, ldc: height, precision: .fp32)
                     }
                     // rel_w[y, x, kx] = Σ_d q[y, x, d] · Rw[x, kx, d]
                     for x in 0..<width {
                         sgemm(transB: true, m: height, n: width, k: hd, a: q + x * c3, lda: width * c3,
-                              b: rwp + x * width * hd, ldb: hd, c: RW + x * width, ldc: width * width)
+                              b: rwp + x * width * hd, ldb: hd, c: RW + x * width, ldc: width * width, precision: .fp32)
                     }
                 }
                 var r0 = 0

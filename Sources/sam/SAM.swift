@@ -75,6 +75,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "SAM 2 only: a JSON file with the model's configuration (SAM2Config: embedDim, numHeads, stages, globalAttBlocks, windowSpec, …), for sizes other than the four published ones, whose heads, windows and global blocks the tensors do not show.")
     var modelConfig: String?
 
+    @Option(help: "Precision of the matrix products: fp32 (default, OpenBLAS) or bf16 (oneDNN: bf16 operands, fp32 accumulation; norms, softmax and element-wise passes stay fp32; weights converted once at load).")
+    var precision: Precision = .fp32
+
     static var knownTypes: [String] { SAMConfig.presets.keys.sorted() + SAM2Config.presets.keys.sorted() }
 
     /// The SAM 2 preset a --model-type names (full or short name), if it names one.
@@ -105,11 +108,24 @@ struct ModelOptions: ParsableArguments {
     /// Loads a model of either family: a SAM 2 or v1 checkpoint (told apart by its keys), or random weights of a
     /// --model-type.
     func loadAny() throws -> AnyModel {
+        let m = try loadAnyModel()
+        usePrecision()
+        return m
+    }
+
+    /// Sets the process's product precision to --precision, with the notice where the CPU has no native bf16.
+    func usePrecision() {
+        Precision.use(precision)
+        if precision == .bf16, let n = Precision.nativeNotice { FileHandle.standardError.write(Data((n + "\n").utf8)) }
+    }
+
+    private func loadAnyModel() throws -> AnyModel {
         try requireModel()
         Self.printBLASNotice()
         let s2 = try sam2Config()
         if let c = checkpoint {
-            let m = try ModelLoader.load(checkpoint: c, v1Config: modelType.flatMap { SAMConfig.presets[$0] }, sam2Config: s2)
+            let m = try ModelLoader.load(checkpoint: c, v1Config: modelType.flatMap { SAMConfig.presets[$0] }, sam2Config: s2,
+                                         precision: precision)
             if case .sam2(let m2) = m, s2 == nil, m2.config.presetName == nil {
                 FileHandle.standardError.write(Data(("notice: \(c) is not one of the four published SAM 2.1 sizes; its heads, window "
                     + "sizes and global-attention blocks have no tensors and were taken as Hiera's defaults (heads \(m2.config.numHeads), "
@@ -117,8 +133,8 @@ struct ModelOptions: ParsableArguments {
             }
             return m
         }
-        if let s2 { return .sam2(SAM2Loader.random(config: s2)) }
-        return .sam(SamLoader.random(config: SAMConfig.presets[modelType!]!))
+        if let s2 { return .sam2(SAM2Loader.random(config: s2, precision: precision)) }
+        return .sam(SamLoader.random(config: SAMConfig.presets[modelType!]!, precision: precision))
     }
 
     /// For commands that run a model: one of --checkpoint and --model-type must be given.
@@ -131,8 +147,10 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> Sam {
         try requireModel()
         Self.printBLASNotice()
-        if let c = checkpoint { return try SamLoader.load(checkpoint: c, config: modelType.flatMap { SAMConfig.presets[$0] }) }
-        return SamLoader.random(config: SAMConfig.presets[modelType!]!)
+        let m = try checkpoint.map { try SamLoader.load(checkpoint: $0, config: modelType.flatMap { SAMConfig.presets[$0] }, precision: precision) }
+            ?? SamLoader.random(config: SAMConfig.presets[modelType!]!, precision: precision)
+        usePrecision()
+        return m
     }
 
     /// The OpenBLAS notice on stderr, when there is one.
@@ -142,3 +160,5 @@ struct ModelOptions: ParsableArguments {
 
     var label: String { checkpoint.map { ($0 as NSString).lastPathComponent } ?? "\(modelType ?? "no model") (random weights)" }
 }
+
+extension Precision: ExpressibleByArgument {}

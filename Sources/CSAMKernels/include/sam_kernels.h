@@ -7,6 +7,7 @@
 #ifndef SAM_KERNELS_H
 #define SAM_KERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 /// Exact-formula GELU in place: x · ½ · (1 + erf(x/√2)), erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7).
 void sam_gelu(float *x, size_t n);
@@ -44,6 +45,13 @@ void sam_softmax_columns(float *x, size_t rows, size_t cols, float divisor);
 /// lane order. dst may be src.
 void sam_layernorm_row(const float *src, const float *plus, float *dst, size_t c, const float *weight, const float *bias,
                        float eps);
+
+/// float32 → bfloat16, round to nearest even (NaN stays NaN): dst[r·cols + j] = bf16(src[r·ld + j]) for r < rows,
+/// j < cols; a strided block in, a packed block out, as the bf16 products take their operands.
+void sam_f32_to_bf16(const float *src, size_t rows, size_t cols, size_t ld, uint16_t *dst);
+
+/// bfloat16 → float32 (exact): dst[i] = src[i] << 16.
+void sam_bf16_to_f32(const uint16_t *src, size_t n, float *dst);
 
 /// Which version the loader picked: 512, 256 or 128 (the vector width in bits).
 int sam_kernels_width(void);

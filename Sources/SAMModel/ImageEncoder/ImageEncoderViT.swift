@@ -21,7 +21,7 @@ public final class ImageEncoderViT {
             Block(w, "\(name).blocks.\(i)", dim: c.encoderEmbedDim, numHeads: c.encoderNumHeads, mlpDim: c.encoderMLPDim,
                   windowSize: c.encoderGlobalAttnIndexes.contains(i) ? 0 : c.windowSize, gridSize: c.gridSize)
         }
-        neck0 = Conv2d(w, "\(name).neck.0", c.encoderEmbedDim, c.outChans, kernel: 1, bias: false)
+        neck0 = Conv2d(w, "\(name).neck.0", c.encoderEmbedDim, c.outChans, kernel: 1, bias: false, asMatrix: true)
         neck1 = LayerNorm2d(w, "\(name).neck.1", c.outChans)
         neck2 = Conv2d(w, "\(name).neck.2", c.outChans, c.outChans, kernel: 3, padding: 1, bias: false)
         neck3 = LayerNorm2d(w, "\(name).neck.3", c.outChans)

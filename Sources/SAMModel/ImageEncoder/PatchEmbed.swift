@@ -9,7 +9,7 @@ public final class PatchEmbed {
 
     public init(_ w: WeightStore, _ name: String, patchSize: Int, embedDim: Int) {
         self.name = name
-        proj = Conv2d(w, "\(name).proj", 3, embedDim, kernel: patchSize, stride: patchSize)
+        proj = Conv2d(w, "\(name).proj", 3, embedDim, kernel: patchSize, stride: patchSize, asMatrix: true)
     }
 
     /// x: B×3×S×S → B×(S/p)×(S/p)×C, straight into the tokens' channels-last layout (`patchConv2dNHWC`); the

@@ -18,7 +18,7 @@ public final class PositionEmbeddingRandom {
         let n = coords.shape[0], f = gaussian.shape[1]
         var c = coords
         c.apply { 2 * $0 - 1 }
-        var proj = matmul(c, gaussian)   // [N, F]
+        var proj = matmul(c, gaussian, precision: .fp32)   // [N, F]; a coordinate transform, fp32 in both modes
         let twoPi = Float(2 * Double.pi)
         proj.apply { twoPi * $0 }
         return Tensor(shape: [n, 2 * f]) { o in

@@ -42,7 +42,7 @@ public final class FpnNeck {
         self.name = name
         config = c
         convs = c.stageChannels.reversed().enumerated().map { k, ch in
-            Conv2d(w, "\(name).convs.\(k).conv", ch, c.dModel, kernel: 1)
+            Conv2d(w, "\(name).convs.\(k).conv", ch, c.dModel, kernel: 1, asMatrix: true)
         }
     }
 

@@ -196,7 +196,7 @@ public final class Hiera {
     public init(_ w: WeightStore, _ name: String = "image_encoder.trunk", config c: SAM2Config) {
         self.name = name
         config = c
-        patchEmbed = Conv2d(w, "\(name).patch_embed.proj", 3, c.embedDim, kernel: 7, stride: 4, padding: 3)
+        patchEmbed = Conv2d(w, "\(name).patch_embed.proj", 3, c.embedDim, kernel: 7, stride: 4, padding: 3, asMatrix: true)
         posEmbed = w.take("\(name).pos_embed", [1, c.embedDim, c.windowPosEmbedBkgSize, c.windowPosEmbedBkgSize])
         posEmbedWindow = w.take("\(name).pos_embed_window", [1, c.embedDim, c.windowSpec[0], c.windowSpec[0]])
         blocks = c.blockSpecs.enumerated().map { i, spec in

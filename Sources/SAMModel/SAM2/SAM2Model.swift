@@ -27,6 +27,8 @@ public final class SAM2Model {
     public static let pixelStd: [Float] = [0.229, 0.224, 0.225]
     public static let maskThreshold: Float = 0
     public var fingerprint = ""
+    /// The precision of its matrix products (`--precision`); predictors run the model's passes under it.
+    public var precision: Precision = .fp32
 
     /// The SAMConfig fields the shared prompt encoder reads (embed dim, grid, input size, mask channels).
     static func promptConfig(_ c: SAM2Config) -> SAMConfig {
@@ -40,8 +42,13 @@ public final class SAM2Model {
 
     public init(config: SAM2Config, weights: WeightStore, video: [(key: String, shape: [Int])] = []) {
         self.config = config
+        // bf16: the trunk's and neck's product weights held as bf16; the decoder's stay float32 (see `Sam.init`)
+        let storage = weights.matrixStorage
         trunk = Hiera(weights, config: config)
         neck = FpnNeck(weights, config: config)
+        weights.matrixStorage = .fp32
+        defer { weights.matrixStorage = storage }
+        precision = storage
         promptEncoder = PromptEncoder(weights, "sam_prompt_encoder", config: Self.promptConfig(config))
         promptEncoder.embedsCornerLabels = true
         maskDecoder = SAM2MaskDecoder(weights, config: config)
@@ -53,11 +60,12 @@ public final class SAM2Model {
 
     /// Builds the model from a checkpoint's tensors (SAM 2 key names), inferring its size unless `config` is
     /// given; strict (`ModelLoadError.keys` names every missing, unexpected and mis-shaped key).
-    public convenience init(tensors: [String: Tensor], config: SAM2Config? = nil) throws {
+    public convenience init(tensors: [String: Tensor], config: SAM2Config? = nil, precision: Precision = .fp32) throws {
         let cfg = try config ?? SAM2Config.infer(from: tensors)
         let video = try SAM2VideoWeights.expected(from: tensors, dModel: cfg.dModel)
         try SAM2WeightShapes.check(tensors, against: cfg, video: video)
         let store = WeightStore(.tensors(tensors))
+        store.matrixStorage = precision
         self.init(config: cfg, weights: store, video: video)
         try store.finish()
     }

@@ -1,0 +1,216 @@
+// The precision of the matrix products: fp32 (OpenBLAS's cblas_sgemm) or bf16 (oneDNN's matmul: bf16 operands,
+// fp32 accumulation and result), as PyTorch's CPU autocast runs linear layers, convolutions and attention products.
+// Everything else (norms, softmax, GELU, relative-position terms, element-wise passes) stays fp32 in both modes.
+import CDNNL
+import CSAMKernels
+import Foundation
+import Synchronization
+
+/// The precision matrix products run in.
+public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
+    /// float32 operands and accumulation (OpenBLAS); the default, bit-for-bit the toolkit's fp32 results.
+    case fp32
+    /// bfloat16 operands (round to nearest even), float32 accumulation and result (oneDNN).
+    case bf16
+
+    public var description: String { rawValue }
+
+    /// The precision products take when their caller names none. A model sets it around its own forward passes
+    /// (`Precision.with`); products that must stay fp32 in every mode (relative-position terms) say so.
+    public static var products: Precision {
+        modeBF16.load(ordering: .relaxed) ? .bf16 : .fp32
+    }
+    private static let modeBF16 = Atomic<Bool>(false)
+
+    /// Runs `body` with `products` set to `mode`, then restores the previous mode. Models of both precisions may live
+    /// in one process (`sam ablate` compares them); their passes run one after the other, each under its own mode.
+    public static func with<T>(_ mode: Precision, _ body: () throws -> T) rethrows -> T {
+        let previous = products
+        modeBF16.store(mode == .bf16, ordering: .relaxed)
+        defer { modeBF16.store(previous == .bf16, ordering: .relaxed) }
+        return try body()
+    }
+
+    /// Sets `products` for the rest of the process (a command-line run of one model).
+    public static func use(_ mode: Precision) { modeBF16.store(mode == .bf16, ordering: .relaxed) }
+
+    /// What the CPU does for bf16 products: oneDNN's implementation name for the MLP shape of ViT-B, and whether the
+    /// CPU has native bf16 instructions (AVX512_BF16 or AMX-BF16). Without them oneDNN still runs bf16 products
+    /// (converted to fp32 inside its kernels) but more slowly than fp32: `nativeNotice` says so.
+    public static var bf16Native: Bool {
+        guard let flags = BLASCore.machineFlags else { return false }
+        return flags.contains("avx512_bf16") || flags.contains("amx_bf16")
+    }
+
+    /// One line for stderr when `--precision bf16` runs on a CPU without native bf16; nil where it has them.
+    public static var nativeNotice: String? {
+        bf16Native ? nil
+            : "note: this CPU has no native bf16 instructions (AVX512_BF16 or AMX-BF16); oneDNN emulates the bf16 products, which run slower than fp32 here (results are the same)"
+    }
+
+    /// oneDNN's implementation of a bf16 product of the given shape (`brg:avx512_core_amx_bf16`, …).
+    public static func bf16Kernel(m: Int = 4096, n: Int = 3072, k: Int = 768) -> String {
+        BF16GEMM.shared.implementation(m: m, n: n, k: k)
+    }
+}
+
+/// A matrix operand of a product: float32 values, or bfloat16 values (a weight converted once at load).
+public enum MatrixOperand {
+    case f32(UnsafePointer<Float>)
+    case bf16(UnsafePointer<UInt16>)
+
+    /// The operand `offset` elements further on.
+    public static func + (lhs: MatrixOperand, offset: Int) -> MatrixOperand {
+        switch lhs {
+        case .f32(let p): return .f32(p + offset)
+        case .bf16(let p): return .bf16(p + offset)
+        }
+    }
+}
+
+/// bf16 matrix products through oneDNN's matmul primitive, one thread per call (SAMTensor splits large products into
+/// bands itself, as for OpenBLAS). Primitives are made once per shape and kept; each call converts its float32
+/// operands to bf16 (round to nearest even), runs with its own scratchpad, and writes or adds float32 results.
+final class BF16GEMM: @unchecked Sendable {
+    static let shared = BF16GEMM()
+
+    private let engine: dnnl_engine_t
+    private struct Key: Hashable {
+        var m, n, k, sa0, sa1, sb0, sb1, ldc: Int
+        var alpha, beta: Float
+    }
+    private final class Entry: @unchecked Sendable {
+        let primitive: dnnl_primitive_t
+        let scratchpad: Int
+        let a, b, c: dnnl_memory_desc_t
+        let impl: String
+        init(primitive: dnnl_primitive_t, scratchpad: Int, a: dnnl_memory_desc_t, b: dnnl_memory_desc_t,
+             c: dnnl_memory_desc_t, impl: String) {
+            self.primitive = primitive; self.scratchpad = scratchpad; self.a = a; self.b = b; self.c = c; self.impl = impl
+        }
+    }
+    private let cache = Mutex<[Key: Entry]>([:])
+
+    private init() {
+        omp_set_num_threads(1)
+        var e: dnnl_engine_t?
+        let s = dnnl_engine_create(&e, dnnl_cpu, 0)
+        precondition(s == dnnl_success && e != nil, "oneDNN: no CPU engine (status \(s.rawValue))")
+        engine = e!
+    }
+
+    private static func check(_ s: dnnl_status_t, _ what: String) {
+        precondition(s == dnnl_success, "oneDNN: \(what) failed (status \(s.rawValue))")
+    }
+
+    private func entry(_ key: Key) -> Entry {
+        if let e = cache.withLock({ $0[key] }) { return e }
+        var a = dnnl_memory_desc_t(), b = dnnl_memory_desc_t(), c = dnnl_memory_desc_t()
+        var ad: dnnl_dims_t = (Int64(key.m), Int64(key.k), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var asd: dnnl_dims_t = (Int64(key.sa0), Int64(key.sa1), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var bd: dnnl_dims_t = (Int64(key.k), Int64(key.n), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var bsd: dnnl_dims_t = (Int64(key.sb0), Int64(key.sb1), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var cd: dnnl_dims_t = (Int64(key.m), Int64(key.n), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var csd: dnnl_dims_t = (Int64(key.ldc), 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        Self.check(withUnsafePointer(to: &ad) { d in withUnsafePointer(to: &asd) { s in
+            dnnl_memory_desc_init_by_strides(&a, 2, UnsafeRawPointer(d).assumingMemoryBound(to: Int64.self),
+                                             dnnl_bf16, UnsafeRawPointer(s).assumingMemoryBound(to: Int64.self)) } }, "A descriptor")
+        Self.check(withUnsafePointer(to: &bd) { d in withUnsafePointer(to: &bsd) { s in
+            dnnl_memory_desc_init_by_strides(&b, 2, UnsafeRawPointer(d).assumingMemoryBound(to: Int64.self),
+                                             dnnl_bf16, UnsafeRawPointer(s).assumingMemoryBound(to: Int64.self)) } }, "B descriptor")
+        Self.check(withUnsafePointer(to: &cd) { d in withUnsafePointer(to: &csd) { s in
+            dnnl_memory_desc_init_by_strides(&c, 2, UnsafeRawPointer(d).assumingMemoryBound(to: Int64.self),
+                                             dnnl_f32, UnsafeRawPointer(s).assumingMemoryBound(to: Int64.self)) } }, "C descriptor")
+        var desc = dnnl_matmul_desc_t()
+        Self.check(dnnl_matmul_desc_init(&desc, &a, &b, nil, &c), "matmul descriptor")
+        var attr: dnnl_primitive_attr_t?
+        Self.check(dnnl_primitive_attr_create(&attr), "attributes")
+        defer { dnnl_primitive_attr_destroy(attr) }
+        Self.check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode")
+        if key.alpha != 1 {
+            var alpha = key.alpha
+            Self.check(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha), "output scale")
+        }
+        var ops: dnnl_post_ops_t?
+        if key.beta != 0 {
+            Self.check(dnnl_post_ops_create(&ops), "post-ops")
+            Self.check(dnnl_post_ops_append_sum(ops, key.beta), "sum post-op")
+            Self.check(dnnl_primitive_attr_set_post_ops(attr, ops), "set post-ops")
+        }
+        defer { if let ops { dnnl_post_ops_destroy(ops) } }
+        var pd: dnnl_primitive_desc_t?
+        Self.check(withUnsafePointer(to: &desc) { dnnl_primitive_desc_create(&pd, UnsafeRawPointer($0), attr, engine, nil) },
+                   "matmul primitive descriptor")
+        defer { dnnl_primitive_desc_destroy(pd) }
+        var impl: UnsafePointer<CChar>?
+        _ = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl)
+        let scratch = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0).map { dnnl_memory_desc_get_size($0) } ?? 0
+        var prim: dnnl_primitive_t?
+        Self.check(dnnl_primitive_create(&prim, pd), "matmul primitive")
+        let e = Entry(primitive: prim!, scratchpad: Int(scratch), a: a, b: b, c: c, impl: impl.map { String(cString: $0) } ?? "?")
+        return cache.withLock { table in
+            if let other = table[key] { dnnl_primitive_destroy(e.primitive); return other }
+            table[key] = e
+            return e
+        }
+    }
+
+    func implementation(m: Int, n: Int, k: Int) -> String {
+        entry(Key(m: m, n: n, k: k, sa0: k, sa1: 1, sb0: 1, sb1: k, ldc: n, alpha: 1, beta: 0)).impl
+    }
+
+    /// C[M×N] = alpha · op(A) · op(B) + beta · C on the calling thread; float32 operands are converted here.
+    func run(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: MatrixOperand, lda: Int,
+             b: MatrixOperand, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        omp_set_num_threads(1)
+        // stored shapes: A is m×k (k×m when transposed), B is k×n (n×k when transposed)
+        let (aRows, aCols) = transA ? (k, m) : (m, k)
+        let (bRows, bCols) = transB ? (n, k) : (k, n)
+        var aBuf: UnsafeMutablePointer<UInt16>?, bBuf: UnsafeMutablePointer<UInt16>?
+        defer { aBuf?.deallocate(); bBuf?.deallocate() }
+        let ap: UnsafePointer<UInt16>, aLd: Int
+        switch a {
+        case .bf16(let p): ap = p; aLd = lda
+        case .f32(let p):
+            let buf = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, aRows * aCols)); aBuf = buf
+            sam_f32_to_bf16(p, aRows, aCols, lda, buf); ap = UnsafePointer(buf); aLd = aCols
+        }
+        let bp: UnsafePointer<UInt16>, bLd: Int
+        switch b {
+        case .bf16(let p): bp = p; bLd = ldb
+        case .f32(let p):
+            let buf = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, bRows * bCols)); bBuf = buf
+            sam_f32_to_bf16(p, bRows, bCols, ldb, buf); bp = UnsafePointer(buf); bLd = bCols
+        }
+        let key = Key(m: m, n: n, k: k, sa0: transA ? 1 : aLd, sa1: transA ? aLd : 1,
+                      sb0: transB ? 1 : bLd, sb1: transB ? bLd : 1, ldc: ldc, alpha: alpha, beta: beta)
+        let e = entry(key)
+        var am = e.a, bm = e.b, cm = e.c
+        var ma: dnnl_memory_t?, mb: dnnl_memory_t?, mc: dnnl_memory_t?, ms: dnnl_memory_t?
+        Self.check(dnnl_memory_create(&ma, &am, engine, UnsafeMutableRawPointer(mutating: ap)), "A memory")
+        Self.check(dnnl_memory_create(&mb, &bm, engine, UnsafeMutableRawPointer(mutating: bp)), "B memory")
+        Self.check(dnnl_memory_create(&mc, &cm, engine, UnsafeMutableRawPointer(c)), "C memory")
+        defer { dnnl_memory_destroy(ma); dnnl_memory_destroy(mb); dnnl_memory_destroy(mc) }
+        var scratch: UnsafeMutableRawPointer?
+        defer { scratch?.deallocate(); if let ms { dnnl_memory_destroy(ms) } }
+        var args = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: ma), dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: mb),
+                    dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: mc)]
+        if e.scratchpad > 0 {
+            scratch = UnsafeMutableRawPointer.allocate(byteCount: e.scratchpad, alignment: 64)
+            var sm = dnnl_primitive_desc_query_md_scratch(e)
+            Self.check(dnnl_memory_create(&ms, &sm, engine, scratch), "scratchpad memory")
+            args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: ms))
+        }
+        var stream: dnnl_stream_t?
+        Self.check(dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)), "stream")
+        defer { dnnl_stream_destroy(stream) }
+        Self.check(dnnl_primitive_execute(e.primitive, stream, Int32(args.count), &args), "matmul")
+        Self.check(dnnl_stream_wait(stream), "stream wait")
+    }
+
+    private func dnnl_primitive_desc_query_md_scratch(_ e: Entry) -> dnnl_memory_desc_t {
+        var pd: const_dnnl_primitive_desc_t?
+        Self.check(dnnl_primitive_get_primitive_desc(e.primitive, &pd), "primitive descriptor")
+        return dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)!.pointee
+    }
+}

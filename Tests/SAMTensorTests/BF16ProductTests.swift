@@ -1,0 +1,109 @@
+// The bf16 products (oneDNN): rounding, every operand layout against fp32 products of the rounded operands, and the
+// mode switch. A bf16 product of bf16 operands with fp32 accumulation is exact per term (8-bit × 8-bit significands
+// fit float32's 24), so it equals cblas_sgemm on the rounded operands up to the order of the float32 sums.
+import CSAMKernels
+@testable import SAMTensor
+import XCTest
+
+final class BF16ProductTests: XCTestCase {
+    func bits(_ f: Float) -> UInt16 {
+        var out: UInt16 = 0
+        var x = f
+        sam_f32_to_bf16(&x, 1, 1, 1, &out)
+        return out
+    }
+
+    func testRoundingIsNearestEvenAsPyTorch() {
+        XCTAssertEqual(bits(1.0), 0x3F80)
+        XCTAssertEqual(bits(-2.0), 0xC000)
+        // halfway cases go to the even significand: 0x3F80_8000 → 0x3F80, 0x3F81_8000 → 0x3F82
+        XCTAssertEqual(bits(Float(bitPattern: 0x3F80_8000)), 0x3F80)
+        XCTAssertEqual(bits(Float(bitPattern: 0x3F81_8000)), 0x3F82)
+        XCTAssertEqual(bits(Float(bitPattern: 0x3F80_8001)), 0x3F81)
+        XCTAssertEqual(bits(Float(bitPattern: 0x3F80_7FFF)), 0x3F80)
+        XCTAssertEqual(bits(.infinity), 0x7F80)
+        XCTAssertEqual(bits(Float(bitPattern: 0x7F7F_FFFF)), 0x7F80)   // the largest float rounds up to infinity
+        XCTAssertTrue(Float(bitPattern: UInt32(bits(.nan)) << 16).isNaN)
+        let t = Tensor(shape: [3], data: [1.0, 3.14159274, -1e-3]).convertedToBF16()
+        XCTAssertTrue(t.data.isEmpty)
+        XCTAssertEqual(t.count, 3)
+        XCTAssertEqual(t.floatValues, [1.0, 3.140625, -0.00099945068])
+    }
+
+    /// float32 values rounded to bf16 and back.
+    func rounded(_ x: [Float]) -> [Float] { Tensor(shape: [x.count], data: x).convertedToBF16().floatValues }
+
+    func random(_ n: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<n).map { _ in rng.nextFloat() * 2 - 1 }
+    }
+
+    /// Every layout (A and B transposed or not, leading dimensions wider than the rows, alpha, beta) in bf16 against
+    /// fp32 products of the rounded operands; sizes that run whole and ones split into bands over the cores.
+    func testProductsEqualFP32OnRoundedOperands() {
+        for (m, n, k) in [(7, 5, 3), (33, 70, 65), (300, 257, 96), (64, 1024, 200)] {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    for (alpha, beta) in [(Float(1), Float(0)), (0.125, 1), (2, 0.5)] {
+                        let lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 5, ldc = n + 2
+                        let a = random((transA ? k : m) * lda, seed: 1), b = random((transB ? n : k) * ldb, seed: 2)
+                        let c0 = random(m * ldc, seed: 3)
+                        var got = c0, want = c0
+                        let ra = rounded(a), rb = rounded(b)
+                        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+                              ldb: ldb, beta: beta, c: &got, ldc: ldc, precision: .bf16)
+                        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: ra, lda: lda, b: rb,
+                              ldb: ldb, beta: beta, c: &want, ldc: ldc, precision: .fp32)
+                        var worst: Float = 0
+                        for i in 0..<m { for j in 0..<n {
+                            worst = max(worst, abs(got[i * ldc + j] - want[i * ldc + j]) / (1 + abs(want[i * ldc + j])))
+                        } }
+                        XCTAssertLessThan(worst, 1e-5, "m\(m) n\(n) k\(k) tA \(transA) tB \(transB) α \(alpha) β \(beta)")
+                        // the padding columns of C are left alone
+                        for i in 0..<m { for j in n..<ldc { XCTAssertEqual(got[i * ldc + j], c0[i * ldc + j]) } }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The bf16 product does round: against the float32 product of the unrounded operands it drifts by about
+    /// bf16's half-ulp (2⁻⁹) over √k terms, far above float32's rounding.
+    func testBF16DiffersFromFP32AsBF16Should() {
+        let m = 64, n = 64, k = 256
+        let a = random(m * k, seed: 4), b = random(k * n, seed: 5)
+        var c16 = [Float](repeating: 0, count: m * n), c32 = c16
+        sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c16, ldc: n, precision: .bf16)
+        sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c32, ldc: n, precision: .fp32)
+        let num = zip(c16, c32).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +)
+        let den = c32.map { Double($0) * Double($0) }.reduce(0, +)
+        let rel = (num / den).squareRoot()
+        XCTAssertGreaterThan(rel, 5e-4)
+        XCTAssertLessThan(rel, 1e-2)
+    }
+
+    /// A weight held as bf16 gives the same linear layer as a float32 weight in bf16 mode (both round the same
+    /// values and run the same products), and the mode is restored after `Precision.with`.
+    func testBF16WeightEqualsModeAndModeIsScoped() {
+        let x = Tensor(shape: [50, 96], data: random(50 * 96, seed: 6))
+        let w = Tensor(shape: [40, 96], data: random(40 * 96, seed: 7))
+        let bias = Tensor(shape: [40], data: random(40, seed: 8))
+        XCTAssertEqual(Precision.products, .fp32)
+        let inMode = Precision.with(.bf16) { () -> Tensor in
+            XCTAssertEqual(Precision.products, .bf16)
+            return linear(x, weight: w, bias: bias)
+        }
+        XCTAssertEqual(Precision.products, .fp32)
+        let held = linear(x, weight: w.convertedToBF16(), bias: bias)
+        XCTAssertEqual(inMode.data, held.data)
+        XCTAssertEqual(linearGELU(x, weight: w.convertedToBF16(), bias: bias).data,
+                       Precision.with(.bf16) { linearGELU(x, weight: w, bias: bias) }.data)
+        XCTAssertNotEqual(linear(x, weight: w, bias: bias).data, held.data)
+        // a reshaped bf16 weight stays bf16
+        XCTAssertEqual(w.convertedToBF16().reshaped([40, 96, 1, 1]).bf16, w.convertedToBF16().bf16)
+    }
+
+    func testKernelIsNamed() {
+        XCTAssertFalse(Precision.bf16Kernel(m: 64, n: 64, k: 64).isEmpty)
+    }
+}
