@@ -3,6 +3,7 @@
 
   python3 experiments/bench/compare_pytorch.py --model-type vit_b --runs 3 [--rounds 2] [--batch 64]
   python3 experiments/bench/compare_pytorch.py --model-type sam2.1_hiera_t [--checkpoint sam2.1_hiera_tiny.pt]
+  python3 experiments/bench/compare_pytorch.py --model-type vit_b --precision bf16
 
 SAM 2.1 sizes (sam2.1_hiera_t, _s, _b+, _l) run Meta's sam2 1.1.0: the encoder as SAM2ImagePredictor.set_image runs
 it after its transforms (forward_image, _prepare_backbone_features, no_mem_embed) and `_predict` for the decoder.
@@ -13,6 +14,12 @@ MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=1073741824
 machine hit both. Reported: medians over rounds of each side's
 medians; encoder seconds (1024² input), prompt encoder + decoder seconds for one prompt and per prompt in a batch,
 peak resident memory (model + one image + one prompt), and Swift/PyTorch ratios.
+
+--precision bf16 (default fp32) runs PyTorch's timed encoder and decoder calls, warm-up runs included, inside one
+torch.autocast("cpu", dtype=torch.bfloat16) context (the image features it stores for the decoder are then what the
+encoder returns under autocast, as in set_image under autocast; the bf16 copies of the weights autocast makes are
+cached within the context, so the discarded first run pays for them), and appends `--precision bf16` to `sam bench`.
+The table's header names the precision of each side; fp32 runs exactly as before.
 """
 import argparse, json, os, statistics, subprocess, sys
 
@@ -29,13 +36,16 @@ DECODE_AND_REPORT = r'''
     many = [decode(batch) for _ in range(runs + 1)][1:]
 print(json.dumps({"encoder_seconds": statistics.median(enc), "decoder_seconds": statistics.median(one),
                   "decoder_batch_seconds": statistics.median(many),
-                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "precision": precision}))
 '''
 
 TORCH_BENCH = r'''
-import json, os, resource, sys, time, statistics
+import contextlib, json, os, resource, sys, time, statistics
 sys.path.insert(0, os.path.join(sys.argv[1], "experiments", "reference"))
 import torch
+precision = sys.argv[6]  # fp32: no context; bf16: the timed calls under CPU autocast
+amp = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
 from sam_config import build_sam, preset_config, load_sam
 torch.set_num_threads(os.cpu_count())
 model_type, runs, batch, ckpt = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
@@ -44,7 +54,7 @@ sam.eval()
 from segment_anything import SamPredictor
 x = torch.randn(1, 3, 1024, 1024)
 enc = []
-with torch.no_grad():
+with torch.no_grad(), amp:
     for i in range(runs + 1):
         t = time.perf_counter(); feats = sam.image_encoder(x); dt = time.perf_counter() - t
         if i: enc.append(dt)
@@ -56,9 +66,11 @@ with torch.no_grad():
 # SAM 2.1 (sam2 1.1.0): the image encoder as SAM2ImagePredictor.set_image runs it after its transforms
 # (forward_image, _prepare_backbone_features, no_mem_embed), and _predict on one point per prompt
 TORCH_BENCH_SAM2 = r'''
-import json, os, resource, sys, time, statistics
+import contextlib, json, os, resource, sys, time, statistics
 sys.path.insert(0, os.path.join(sys.argv[1], "experiments", "reference"))
 import torch
+precision = sys.argv[6]  # fp32: no context; bf16: the timed calls under CPU autocast
+amp = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
 from sam2_config import build
 from sam2.sam2_image_predictor import SAM2ImagePredictor
 torch.set_num_threads(os.cpu_count())
@@ -67,7 +79,7 @@ model = build(size, checkpoint=ckpt or None)
 pred = SAM2ImagePredictor(model)
 x = torch.randn(1, 3, 1024, 1024)
 enc = []
-with torch.no_grad():
+with torch.no_grad(), amp:
     for i in range(runs + 1):
         t = time.perf_counter()
         out = model.forward_image(x)
@@ -99,8 +111,10 @@ def torch_json(script, *argv):
 
 def torch_run(args):
     if args.model_type in SAM2_SIZES:
-        return torch_json(TORCH_BENCH_SAM2, SAM2_SIZES[args.model_type], str(args.runs), str(args.batch), args.checkpoint or "")
-    return torch_json(TORCH_BENCH, args.model_type or "", str(args.runs), str(args.batch), args.checkpoint or "")
+        return torch_json(TORCH_BENCH_SAM2, SAM2_SIZES[args.model_type], str(args.runs), str(args.batch),
+                          args.checkpoint or "", args.precision)
+    return torch_json(TORCH_BENCH, args.model_type or "", str(args.runs), str(args.batch), args.checkpoint or "",
+                      args.precision)
 
 
 def swift_run(args, batch):
@@ -108,8 +122,14 @@ def swift_run(args, batch):
     cmd += ["--checkpoint", args.checkpoint] if args.checkpoint else ["--model-type", args.model_type]
     if args.checkpoint and args.model_type in SAM2_SIZES:
         cmd += ["--model-type", args.model_type]
+    precision = getattr(args, "precision", "fp32")  # stages_pytorch.py has no --precision
+    if precision == "bf16":
+        cmd += ["--precision", "bf16"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    res = json.loads(out.strip().splitlines()[-1])
+    if res.get("precision", precision) != precision:  # builds before --precision have no such key
+        sys.exit(f"error: sam bench ran in {res['precision']}, not {precision}: {' '.join(cmd)}")
+    return res
 
 
 def common_parser(doc):
@@ -126,6 +146,8 @@ def common_parser(doc):
 def main():
     ap = common_parser(__doc__)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                    help='bf16: PyTorch under torch.autocast("cpu", dtype=torch.bfloat16), sam bench --precision bf16')
     args = ap.parse_args()
     t_enc, t_dec, t_bat, t_rss, s_enc, s_dec, s_bat, s_rss = ([] for _ in range(8))
     for r in range(args.rounds):
@@ -143,7 +165,7 @@ def main():
         t_rss.append(t["peak_rss_bytes"])
         s_enc.append(s1["encoder_seconds"]); s_dec.append(s1["decoder_seconds"]); s_bat.append(sb["decoder_seconds"])
         s_rss.append(s1["peak_rss_bytes"])
-        print(f"round {r + 1}: torch enc {t['encoder_seconds']:.3f}s dec {t['decoder_seconds'] * 1e3:.1f}ms | "
+        print(f"round {r + 1} ({args.precision}): torch enc {t['encoder_seconds']:.3f}s dec {t['decoder_seconds'] * 1e3:.1f}ms | "
               f"swift enc {s1['encoder_seconds']:.3f}s dec {s1['decoder_seconds'] * 1e3:.1f}ms | "
               f"batch {t['decoder_batch_seconds'] / args.batch * 1e3:.1f} vs {sb['decoder_seconds'] / args.batch * 1e3:.1f} ms",
               file=sys.stderr)
@@ -152,7 +174,9 @@ def main():
             ("decoder, 1 prompt (ms)", med(t_dec) * 1e3, med(s_dec) * 1e3),
             (f"decoder per prompt, batch {args.batch} (ms)", med(t_bat) / args.batch * 1e3, med(s_bat) / args.batch * 1e3),
             ("peak RSS (MB)", med(t_rss) / 1e6, med(s_rss) / 1e6)]
-    print(f"| {args.checkpoint or args.model_type} | PyTorch | SAMSwift | ratio |\n|---|---|---|---|")
+    torch_prec = "autocast bf16" if args.precision == "bf16" else "fp32"
+    print(f"| {args.checkpoint or args.model_type} | PyTorch ({torch_prec}) | SAMSwift ({args.precision}) | ratio |\n"
+          "|---|---|---|---|")
     for name, a, b in rows:
         print(f"| {name} | {a:.3f} | {b:.3f} | {b / a:.2f}× |")
 

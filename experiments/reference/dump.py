@@ -3,7 +3,8 @@
 usage: dump.py --checkpoint X.pth [--model-type T | --config C.json] --image IMG
                [--point x,y,label ...] [--box x0,y0,x1,y1]
                [--mask-input FILE.h5 | --mask-input random] [--mask-index I|best] [--mask-seed S]
-               [--single-mask] [--modules REGEX] [--predict-only] [--max-bytes N] [--gzip] --out DUMP.h5
+               [--single-mask] [--modules REGEX] [--predict-only] [--max-bytes N] [--gzip] [--autocast none|bf16]
+               --out DUMP.h5
 
 Layout of DUMP.h5 (all module outputs float32, PyTorch shape and axis order, C-contiguous):
   /<module path>            output of that module, e.g. image_encoder.blocks.3.attn,
@@ -20,12 +21,17 @@ Layout of DUMP.h5 (all module outputs float32, PyTorch shape and axis order, C-c
   /outputs/low_res_logits   C x M x M float32
 Root attributes: model_type, checkpoint, image, torch_version, segment_anything_commit, segment_anything_file,
 config (JSON), multimask_output (int, also on /inputs), predict_only (int), multi_call_modules,
-skipped_modules, uncalled_modules (comma-separated strings, possibly empty).
+skipped_modules, uncalled_modules (comma-separated strings, possibly empty); autocast ("bf16", only with
+--autocast bf16).
 
 A module called more than once keeps its first call's output and is listed in multi_call_modules.
 --modules is a Python regex matched with re.search against the module path (default: all).
 --predict-only keeps only image_encoder, prompt_encoder, mask_decoder and mask_decoder.transformer.
 --max-bytes skips any module output larger than N bytes (as float32); those are listed in skipped_modules.
+--autocast bf16 runs set_image and predict under torch.autocast("cpu", dtype=torch.bfloat16): the layout and names
+are the same, every module output (bf16 or float32 under autocast) is stored as float32. SamPredictor.predict turns
+predict_torch's outputs into numpy without .float(), which fails on bf16, so this instance's predict_torch returns
+its floating outputs as float32 (an exact conversion, after every computation).
 """
 
 import argparse
@@ -40,10 +46,18 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sam_config  # noqa: E402
-from dumpkit import Dumper, Prompt, add_prompt_arguments  # noqa: E402
+from dumpkit import Dumper, Prompt, add_prompt_arguments, autocast  # noqa: E402
 from segment_anything import SamPredictor  # noqa: E402
 
 PREDICT_ONLY = ("image_encoder", "prompt_encoder", "mask_decoder", "mask_decoder.transformer")
+
+
+def float_outputs(predict_torch):
+    """predict_torch with its floating-point outputs made float32 (masks stay bool): under autocast the IoUs and
+    low-res logits come out bf16, which SamPredictor.predict's .numpy() cannot convert."""
+    def wrapped(*args, **kwargs):
+        return tuple(t.float() if t.is_floating_point() else t for t in predict_torch(*args, **kwargs))
+    return wrapped
 
 
 def main():
@@ -78,13 +92,16 @@ def main():
         handles.append(sam.image_encoder.register_forward_pre_hook(capture_input))
 
         predictor = SamPredictor(sam)
-        masks, iou, low_res, t_encode, t_predict = prompt.run(predictor, image)
+        if a.autocast != "none":
+            predictor.predict_torch = float_outputs(predictor.predict_torch)
+        with autocast(a.autocast):
+            masks, iou, low_res, t_encode, t_predict = prompt.run(predictor, image)
         for h in handles:
             h.remove()
 
         dumper.write_prompt_and_outputs(image, prompt, masks, iou, low_res)
         dumper.write("inputs/input_image", captured["input_image"].astype(np.float32))
-        multi, uncalled = dumper.write_run_attributes(names, multimask, a.predict_only)
+        multi, uncalled = dumper.write_run_attributes(names, multimask, a.predict_only, a.autocast)
         h5.attrs["model_type"] = name
         h5.attrs["checkpoint"] = os.path.basename(a.checkpoint)
         h5.attrs["image"] = os.path.basename(a.image)
@@ -97,6 +114,8 @@ def main():
     print(f"{a.out}: {size / 1e6:.2f} MB; iou {np.array2string(iou, precision=4)}; "
           f"masks {masks.shape} ({masks.sum()} px set); skipped {len(dumper.skipped)}, "
           f"multi-call {multi}")
+    if a.autocast != "none":
+        print(f"autocast {a.autocast}: dtypes of the recorded tensors before float32: {dumper.dtype_summary()}")
     print(f"times: load {t_load:.1f} s, set_image {t_encode:.1f} s, predict {t_predict:.1f} s "
           f"(hdf5 writes inside: {dumper.t_write:.1f} s), total {time.time() - t_start:.1f} s")
 

@@ -5,7 +5,8 @@ The SAM 2.1 counterpart of dump.py, with the same layout conventions.
 usage: dump_sam2.py --checkpoint X.pt --config t|s|b+|l [--override-file F ...] [--override HYDRA_OVERRIDE ...] --image IMG
                     [--point x,y,label ...] [--box x0,y0,x1,y1]
                     [--mask-input FILE.h5 | --mask-input random] [--mask-index I|best] [--mask-seed S]
-                    [--single-mask] [--modules REGEX] [--predict-only] [--max-bytes N] [--gzip] --out DUMP.h5
+                    [--single-mask] [--modules REGEX] [--predict-only] [--max-bytes N] [--gzip]
+                    [--autocast none|bf16] --out DUMP.h5
 
 Layout of DUMP.h5 (all module outputs float32, PyTorch shape and axis order, C-contiguous):
   /<module path>            forward-hook output of that module, named as in model.named_modules() (the state-dict
@@ -33,7 +34,8 @@ Layout of DUMP.h5 (all module outputs float32, PyTorch shape and axis order, C-c
   /outputs/mask_tokens      1 x C int64: the decoder token (0..3) each returned mask comes from (always written)
 Root attributes: model_config (config file), config_size, overrides (JSON list), config (the resolved model config,
 YAML), checkpoint, image, torch_version, sam2_version, sam2_file, multimask_output (int, also on /inputs),
-predict_only (int), multi_call_modules, skipped_modules, uncalled_modules (comma-separated, possibly empty).
+predict_only (int), multi_call_modules, skipped_modules, uncalled_modules (comma-separated, possibly empty); autocast
+("bf16", only with --autocast bf16).
 
 A module called more than once keeps its first call's output and is listed in multi_call_modules.
 --modules is a Python regex matched with re.search against the module path (default: all).
@@ -41,6 +43,9 @@ A module called more than once keeps its first call's output and is listed in mu
 --max-bytes skips any module output larger than N bytes as float32, and so do the diagnostic datasets
 (/inputs/input_image, /predictor/*, /outputs/object_score_logits, all_mask_logits, all_iou_predictions,
 singlemask_stability_score); skipped ones are listed in skipped_modules. The other /inputs and /outputs are always kept.
+--autocast bf16 runs set_image and predict under torch.autocast("cpu", dtype=torch.bfloat16): the layout and names
+are the same, every tensor (bf16 or float32 under autocast) is stored as float32 (SAM2ImagePredictor.predict already
+converts its outputs with .float()).
 """
 
 import argparse
@@ -56,7 +61,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sam2_config  # noqa: E402
-from dumpkit import Dumper, Prompt, add_prompt_arguments  # noqa: E402
+from dumpkit import Dumper, Prompt, add_prompt_arguments, autocast  # noqa: E402
 from sam2.sam2_image_predictor import SAM2ImagePredictor  # noqa: E402
 
 PREDICT_ONLY = ("sam_prompt_encoder", "sam_mask_decoder", "sam_mask_decoder.transformer")
@@ -106,7 +111,8 @@ def main():
         capture = sam2_config.DecoderCapture(model)
 
         predictor = SAM2ImagePredictor(model)
-        masks, iou, low_res, t_encode, t_predict = prompt.run(predictor, image)
+        with autocast(a.autocast):
+            masks, iou, low_res, t_encode, t_predict = prompt.run(predictor, image)
         for h in handles:
             h.remove()
         capture.close()
@@ -122,7 +128,7 @@ def main():
             dumper.write_tensor(f"outputs/{k}", torch.from_numpy(captured[k]))  # under --max-bytes too
         dumper.write("outputs/mask_tokens", captured["mask_tokens"])
 
-        multi, uncalled = dumper.write_run_attributes(names, multimask, a.predict_only)
+        multi, uncalled = dumper.write_run_attributes(names, multimask, a.predict_only, a.autocast)
         h5.attrs["model_config"] = sam2_config.config_file(a.config)
         h5.attrs["config_size"] = a.config
         h5.attrs["overrides"] = json.dumps(overrides)
@@ -140,6 +146,8 @@ def main():
           f"iou {np.array2string(iou, precision=4)}; object score {captured['object_score_logits'].ravel()}; "
           f"single-mask stability {captured['singlemask_stability_score'].ravel()}; "
           f"masks {masks.shape} ({int(masks.sum())} px set); skipped {len(dumper.skipped)}, multi-call {multi}")
+    if a.autocast != "none":
+        print(f"autocast {a.autocast}: dtypes of the recorded tensors before float32: {dumper.dtype_summary()}")
     print(f"times: load {t_load:.1f} s, set_image {t_encode:.1f} s, predict {t_predict:.1f} s "
           f"(hdf5 writes inside: {dumper.t_write:.1f} s), total {time.time() - t_start:.1f} s")
 

@@ -4,6 +4,7 @@ module's output under its path, and the HDF5 writer with its size limit and comp
 ground-truth mask lookup and the prompts derived from it (compare_predictor.py, compare_predictor_sam2.py)."""
 
 import argparse
+import contextlib
 import glob
 import os
 import re
@@ -14,6 +15,15 @@ import numpy as np
 import torch
 
 MIN_COMPRESS_BYTES = 16384
+AUTOCAST = {"none": None, "bf16": torch.bfloat16}  # --autocast: the dtype of torch.autocast("cpu", dtype=...)
+
+
+def autocast(mode):
+    """The context the predictor runs in under --autocast `mode`: none → no context (plain float32, exactly as
+    without the option), bf16 → torch.autocast("cpu", dtype=torch.bfloat16)."""
+    if AUTOCAST[mode] is None:
+        return contextlib.nullcontext()
+    return torch.autocast("cpu", dtype=AUTOCAST[mode])
 
 
 def randomize(model, seed, norm_types):
@@ -63,6 +73,7 @@ class Dumper:
         self.calls = {}
         self.skipped = []
         self.t_write = 0.0
+        self.dtypes = {}  # dataset name -> the tensor's dtype before the float32 conversion (autocast: bf16 or fp32)
 
     def write(self, path, array):
         # small datasets stay contiguous: a chunked dataset costs ~3 KB of HDF5 metadata, more than gzip saves
@@ -73,10 +84,18 @@ class Dumper:
 
     def write_tensor(self, dname, t):
         """Writes a tensor as float32 unless it is over --max-bytes (then listed in `skipped`)."""
+        self.dtypes[dname] = str(t.dtype).replace("torch.", "")
         if self.max_bytes is not None and t.numel() * 4 > self.max_bytes:
             self.skipped.append(dname)
             return
         self.write(dname, t.detach().float().cpu().contiguous().numpy())
+
+    def dtype_summary(self):
+        """'bfloat16: N, float32: M' over every tensor write_tensor saw (written or skipped), for the log."""
+        counts = {}
+        for d in self.dtypes.values():
+            counts[d] = counts.get(d, 0) + 1
+        return ", ".join(f"{d}: {n}" for d, n in sorted(counts.items()))
 
     def hook(self, name):
         def fn(module, inputs, output):
@@ -123,11 +142,14 @@ class Dumper:
         self.write("outputs/iou_predictions", iou.astype(np.float32))
         self.write("outputs/low_res_logits", low_res.astype(np.float32))
 
-    def write_run_attributes(self, names, multimask, predict_only):
+    def write_run_attributes(self, names, multimask, predict_only, autocast="none"):
         """Root attributes every dump has: multimask_output, predict_only, multi_call_modules, skipped_modules,
-        uncalled_modules. Returns (multi-call names, uncalled names)."""
+        uncalled_modules; and `autocast` (e.g. "bf16") when the run was under --autocast other than none (absent
+        otherwise, so a plain dump is as before). Returns (multi-call names, uncalled names)."""
         multi = [n for n in names if self.calls.get(n, 0) > 1]
         uncalled = [n for n in names if self.calls.get(n, 0) == 0]
+        if autocast != "none":
+            self.h5.attrs["autocast"] = autocast
         self.h5.attrs["multimask_output"] = int(multimask)
         self.h5.attrs["predict_only"] = int(predict_only)
         self.h5.attrs["multi_call_modules"] = ",".join(multi)
@@ -151,6 +173,9 @@ def add_prompt_arguments(ap):
     ap.add_argument("--max-bytes", type=int, default=None)
     ap.add_argument("--gzip", action="store_true",
                     help=f"gzip level 4 on every dataset of at least {MIN_COMPRESS_BYTES} bytes")
+    ap.add_argument("--autocast", choices=sorted(AUTOCAST), default="none",
+                    help='run set_image and predict under torch.autocast("cpu", dtype=torch.bfloat16) (bf16); every '
+                         'dataset is still stored as float32 and the root attribute autocast records it')
     ap.add_argument("--out", required=True)
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Large reference dumps, not committed: /work/dumps (override with DUMPS=...). ~17 GB, ~15 min on 2 CPU cores.
-# Usage: make_dumps.sh [demo|vit_b|vit_l|vit_h|all]   (default all)
+# Usage: make_dumps.sh [demo|vit_b|vit_l|vit_h|bf16|all]   (default all; all = everything but bf16)
+#   bf16: vit_b's COCO points dump again under dump.py --autocast bf16 (3 GB, beside the fp32 one)
 # Each run's wall time and peak RSS go to $DUMPS/times.log.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -55,6 +56,14 @@ if [ "$WHAT" = all ] || [ "$WHAT" = vit_b ]; then
   run vit_b_make_checkpoint "$PY" "$HERE/make_checkpoint.py" --model-type vit_b --seed 1 --out "$DUMPS/vit_b_random.pth"
   run vit_b_coco_points_multi "$PY" "$HERE/dump.py" --checkpoint "$DUMPS/vit_b_random.pth" --model-type vit_b \
     --image "$COCO" "${COCO_PTS[@]}" --max-bytes 60000000 --out "$DUMPS/vit_b_random_coco_points_multi.h5"
+fi
+
+if [ "$WHAT" = bf16 ]; then  # not in "all": the vit_b dump above, run under torch.autocast("cpu", bfloat16)
+  [ -e "$DUMPS/vit_b_random.pth" ] || \
+    run vit_b_make_checkpoint "$PY" "$HERE/make_checkpoint.py" --model-type vit_b --seed 1 --out "$DUMPS/vit_b_random.pth"
+  run vit_b_coco_points_multi_bf16 "$PY" "$HERE/dump.py" --checkpoint "$DUMPS/vit_b_random.pth" --model-type vit_b \
+    --image "$COCO" "${COCO_PTS[@]}" --max-bytes 60000000 --autocast bf16 \
+    --out "$DUMPS/vit_b_random_coco_points_multi_bf16.h5"
 fi
 
 for t in vit_l:2 vit_h:3; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SAM 2.1 reference checkpoints and dumps (sam2 1.1.0), not committed: $DUMPS/sam2 (DUMPS defaults to /work/dumps).
-# Usage: make_dumps_sam2.sh [t|s|b+|l|tiny|fixtures|predictor|eval|amg|all]   (default all; several may be given;
-#        all = everything but amg)
+# Usage: make_dumps_sam2.sh [t|s|b+|l|tiny|fixtures|predictor|eval|amg|bf16|all]   (default all; several may be given;
+#        all = everything but amg and bf16)
 #   t:        random sam2.1_hiera_t checkpoint (seed 0, 156 MB) + a full dump (all modules, no gzip: ~2.8 GB) on the
 #             bundled zebra image, 2 points, multimask; a single-mask box + point dump with --predict-only; and the
 #             held-out DAVIS runs below, plus (t only) box + point single mask and random mask input single mask
@@ -14,6 +14,7 @@
 #   predictor: compare_predictor_sam2.py references ($DUMPS/sam2/predictor/{t,tiny}_random/), 3 held-out images
 #   eval:     eval_reference.py --sam2-config t on 3 GrabCut objects, every protocol ($DUMPS/sam2/eval/)
 #   amg:      amg_compare.py --sam2-config reference outputs on 5 COCO_MVal images for t and tiny ($DUMPS/sam2/amg/)
+#   bf16:     t's DAVIS points dump again under dump_sam2.py --autocast bf16 (2.8 GB, beside the fp32 one)
 # Each run's wall time and peak RSS go to $DUMPS/sam2/times.log. SKIP_EXISTING=1 skips every run whose output file
 # exists. Both Python scripts write under a temporary name and rename at the end, so a rerun does not disturb a
 # process that is reading the old file (it keeps the old inode).
@@ -128,7 +129,13 @@ amg)  # not in "all": about 5-10 min per image and checkpoint here. --reuse keep
       --override-file "$HERE/sam2_tiny_random.overrides" --checkpoint "$DUMPS/sam2.1_tiny_random_seed0.pt" \
       "${AMG_IMGS[@]}" "${AMG_OPTS[@]}" --work "$DUMPS/amg/tiny_random" --json "$DUMPS/amg/tiny_random.json"
   ;;
+bf16)  # not in "all": t's DAVIS points dump under torch.autocast("cpu", bfloat16)
+  ck="$DUMPS/sam2.1_hiera_t_random_seed0.pt"
+  [ -e "$ck" ] || ckpt sam2.1_t_make_checkpoint "$ck" --config t --seed 0
+  dump sam2.1_t_davis050_points_multi_bf16 "$DUMPS/sam2.1_t_random_davis050_points_multi_bf16.h5" \
+      --checkpoint "$ck" --config t --image "$DAVIS" "${DAVIS_PTS[@]}" --autocast bf16
+  ;;
 t|s|b+|l|tiny|fixtures|predictor) ;;
-*) echo "unknown: $WHAT (t|s|b+|l|tiny|fixtures|predictor|eval|amg|all)" >&2; exit 2 ;;
+*) echo "unknown: $WHAT (t|s|b+|l|tiny|fixtures|predictor|eval|amg|bf16|all)" >&2; exit 2 ;;
 esac
 done
