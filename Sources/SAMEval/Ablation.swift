@@ -4,6 +4,7 @@ import Foundation
 import SAMIO
 import SAMInference
 import SAMModel
+import SAMTensor
 
 /// An ablation config (JSON). Relative paths are relative to the working directory.
 ///
@@ -20,13 +21,22 @@ import SAMModel
 ///  "ran_on": {"machine": "2-core Intel Xeon VM", "date": "2026-11-26"}}
 /// ```
 /// A data set's `protocols` replaces the global list for it; `instances` is binary|merged|separate.
+/// Precision is an axis like the checkpoints: `"precisions": ["fp32", "bf16"]` evaluates every checkpoint in each
+/// (a checkpoint's own `"precision"` fixes one); a bf16 run is named `<checkpoint>@bf16`, runs its float32 twin on
+/// the same prompts beside it, and writes the two's mask agreement per object to
+/// `csv_dir/<checkpoint>@bf16/<dataset>_<protocol>_agreement.csv`; the report gets a section comparing them.
 /// CSVs: `csv_dir/<checkpoint>/<dataset>_<protocol>.csv` (`clicks:5` → `clicks5`); a CSV that exists is reused, a
 /// journal is resumed. With `reference_dir` holding CSVs of the same layout (eval_reference.py), the report
 /// compares every object with them. Figures: `<report dir>/<figure>.svg`, their values in `csv_dir/figures/<figure>.csv`.
 /// `ran_on` (where and when the CSVs were evaluated) heads the report beside the command that regenerates it; the
 /// report's text from the line `Ablation.keepMarker` on is written by hand and kept when the report is rewritten.
 public struct AblationConfig: Sendable {
-    public struct Checkpoint: Sendable { public var name: String; public var path: String }
+    public struct Checkpoint: Sendable {
+        public var name: String; public var path: String
+        /// The precision of its products; `base` is the checkpoint's own name (`name` without `@bf16`).
+        public var precision: Precision = .fp32
+        public var base: String = ""
+    }
     public struct DatasetEntry: Sendable {
         public var name: String, path: String
         public var ignoreValue: UInt8?
@@ -62,9 +72,18 @@ public struct AblationConfig: Sendable {
         guard let cks = root["checkpoints"] as? [[String: Any]], !cks.isEmpty else { throw bad("needs a \"checkpoints\" list") }
         guard let dss = root["datasets"] as? [[String: Any]], !dss.isEmpty else { throw bad("needs a \"datasets\" list") }
         let global = try protocols(root["protocols"]) ?? [.box, .point]
-        let checkpoints = try cks.map { c -> Checkpoint in
+        let precisions = try ((root["precisions"] as? [String]) ?? ["fp32"]).map { s -> Precision in
+            guard let p = Precision(rawValue: s) else { throw bad("unknown precision \(s); known: fp32, bf16") }
+            return p
+        }
+        let checkpoints = try cks.flatMap { c -> [Checkpoint] in
             guard let n = c["name"] as? String, let p = c["path"] as? String else { throw bad("a checkpoint needs name and path") }
-            return Checkpoint(name: n, path: p)
+            var own = precisions
+            if let s = c["precision"] as? String {
+                guard let one = Precision(rawValue: s) else { throw bad("unknown precision \(s) of checkpoint \(n); known: fp32, bf16") }
+                own = [one]
+            }
+            return own.map { Checkpoint(name: $0 == .fp32 ? n : "\(n)@\($0)", path: p, precision: $0, base: n) }
         }
         let datasets = try dss.map { d -> DatasetEntry in
             guard let n = d["name"] as? String, let p = d["path"] as? String else { throw bad("a data set needs name and path") }
@@ -93,6 +112,16 @@ public struct AblationConfig: Sendable {
     public func csvPath(checkpoint: String, dataset: String, protocol p: EvalProtocol, root: String? = nil) -> String {
         ((root ?? csvDir) as NSString).appendingPathComponent("\(checkpoint)/\(dataset)_\(p.fileName).csv")
     }
+
+    /// Per-object mask agreement of a reduced-precision run with its float32 twin.
+    public func agreementPath(checkpoint: String, dataset: String, protocol p: EvalProtocol) -> String {
+        (csvDir as NSString).appendingPathComponent("\(checkpoint)/\(dataset)_\(p.fileName)_agreement.csv")
+    }
+
+    /// The float32 checkpoint a reduced-precision one is compared with (same file), if the config evaluates it.
+    public func fp32Twin(of ck: Checkpoint) -> Checkpoint? {
+        ck.precision == .fp32 ? nil : checkpoints.first { $0.precision == .fp32 && $0.path == ck.path }
+    }
 }
 
 /// Agreement of one column with the reference evaluation.
@@ -114,23 +143,48 @@ public enum Ablation {
         var results: [String: [String: [ProtocolResult]]] = [:]    // checkpoint → dataset → results
         for ck in c.checkpoints {
             var predictor: (any PromptPredictor)?
+            let twin = c.fp32Twin(of: ck)
             for d in c.datasets {
                 let paths = d.protocols.map { c.csvPath(checkpoint: ck.name, dataset: d.name, protocol: $0) }
-                let missing = zip(d.protocols, paths).filter { !FileManager.default.fileExists(atPath: $0.1) }
+                let missing = zip(d.protocols, paths).filter { p, path in
+                    !FileManager.default.fileExists(atPath: path)
+                        || (twin != nil && !FileManager.default.fileExists(atPath: c.agreementPath(checkpoint: ck.name, dataset: d.name, protocol: p)))
+                }
                 if !missing.isEmpty && reportOnly {
                     log("\(ck.name) × \(d.name): not evaluated yet: \(missing.map { $0.0.description }.joined(separator: ", "))")
                 } else if !missing.isEmpty {
                     if predictor == nil {
-                        log("loading \(ck.path)")
-                        predictor = try ModelLoader.load(checkpoint: ck.path).makePredictor()
+                        log("loading \(ck.path)" + (ck.precision == .fp32 ? "" : " (\(ck.precision))"))
+                        let subject = try ModelLoader.load(checkpoint: ck.path, precision: ck.precision).makePredictor()
+                        if twin != nil {
+                            predictor = AgreementPredictor(subject: subject, baseline: try ModelLoader.load(checkpoint: ck.path).makePredictor())
+                        } else {
+                            predictor = subject
+                        }
                     }
                     log("\(ck.name) × \(d.name): \(missing.map { $0.0.description }.joined(separator: ", "))")
                     let ds = try Dataset.open(path: d.path, ignoreValue: d.ignoreValue, instances: d.instances,
                                               rotateMismatched: d.rotateMismatched)
                     let desc = "sam ablate \(c.name) checkpoint=\(ck.name) dataset=\(d.name) ignore=\(d.ignoreValue.map(String.init) ?? "none") instances=\(d.instances.rawValue) rotate=\(d.rotateMismatched)"
-                    _ = try Evaluation.run(predictor: predictor!, dataset: ds,
-                                           options: EvalOptions(protocols: missing.map(\.0), outputs: missing.map(\.1), seed: c.seed,
-                                                                limit: c.limit, runDescription: desc), progress: progress)
+                    if let pair = predictor as? AgreementPredictor {
+                        // one protocol at a time, so that each call's agreement belongs to a known protocol and object
+                        for (p, path) in missing {
+                            try? FileManager.default.removeItem(atPath: path)
+                            var perObject: [(id: String, values: [Double])] = []
+                            _ = pair.takeLog()
+                            _ = try Evaluation.run(predictor: pair, dataset: ds,
+                                                   options: EvalOptions(protocols: [p], outputs: [path], seed: c.seed, limit: c.limit,
+                                                                        runDescription: desc), progress: { e in
+                                progress(e)
+                                if !e.lastId.isEmpty { perObject.append((e.lastId, pair.takeLog())) }
+                            })
+                            try writeAgreement(perObject, to: c.agreementPath(checkpoint: ck.name, dataset: d.name, protocol: p))
+                        }
+                    } else {
+                        _ = try Evaluation.run(predictor: predictor!, dataset: ds,
+                                               options: EvalOptions(protocols: missing.map(\.0), outputs: missing.map(\.1), seed: c.seed,
+                                                                    limit: c.limit, runDescription: desc), progress: progress)
+                    }
                 }
                 results[ck.name, default: [:]][d.name] = try zip(d.protocols, paths).compactMap { p, path in
                     FileManager.default.fileExists(atPath: path) ? try ProtocolResult.read(path: path, evalProtocol: p) : nil
@@ -142,7 +196,7 @@ public enum Ablation {
         if c.modelSize {
             for ck in c.checkpoints {
                 log("model size: \(ck.name)")
-                sizes.append(try ModelSize.measure(name: ck.name, checkpoint: ck.path))
+                sizes.append(try ModelSize.measure(name: ck.name, checkpoint: ck.path, precision: ck.precision))
             }
             try writeSizes(sizes, to: sizesPath)
         } else if let earlier = readSizes(sizesPath) {
@@ -181,7 +235,9 @@ public enum Ablation {
                 pictures["clicks \(d.name)"] = f + ".svg"
             } }
         }
+        if let f = try precisionFigure(c, results: results, reportDir: reportDir) { pictures["precision"] = f }
         var md = markdown(c, results: results, sizes: sizes, agreement: agreement, pictures: pictures)
+        md += precisionSection(c, results: results, pictures: pictures)
         if let old = try? String(contentsOfFile: c.report, encoding: .utf8), let r = old.range(of: keepMarker) {
             md += String(old[r.lowerBound...])
         }

@@ -105,9 +105,9 @@ public enum ModelSize {
 
     /// Loads `checkpoint` (either family), times `runs` encoder passes after one warm-up (median) and a point
     /// decode, and reports the peak memory of doing so.
-    public static func measure(name: String, checkpoint: String, runs: Int = 2) throws -> ModelSizeRow {
+    public static func measure(name: String, checkpoint: String, runs: Int = 2, precision: Precision = .fp32) throws -> ModelSizeRow {
         resetPeak()
-        return measure(name: name, model: try ModelLoader.load(checkpoint: checkpoint), runs: runs)
+        return measure(name: name, model: try ModelLoader.load(checkpoint: checkpoint, precision: precision), runs: runs)
     }
 
     /// The row of a loaded model (the peak is this process's since the last `resetPeak`).
