@@ -191,6 +191,41 @@ CLONES float sam_relpos_exp_row(float *row, size_t h, size_t w, const float *rel
     return 1.0f / exp_sum_after_max(row, h * w, m);
 }
 
+// bf16 rounding as PyTorch's c10::BFloat16 and oneDNN do it: add 0x7fff plus the kept part's lowest bit, keep the
+// high half; a NaN keeps its sign and becomes the quiet NaN 0x7fc0.
+static inline __attribute__((always_inline)) uint16_t bf16_round(float f) {
+    uint32_t u;
+    __builtin_memcpy(&u, &f, 4);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return (f != f) ? (uint16_t)((u >> 16) | 0x40u) : (uint16_t)r;
+}
+
+// bf16 of 16 finite lanes, rounded to nearest even (the scalar bf16_round's arithmetic, without its NaN case); a
+// macro, as the vector helpers above, so that no 512-bit value crosses a call.
+typedef uint32_t u16v __attribute__((vector_size(64)));
+typedef uint16_t h16v __attribute__((vector_size(32)));
+#define USPLAT(c) ((u16v){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c})
+#define BF16_ROUND_V(ev) ({ u16v u_; v16 e_ = (ev); memcpy(&u_, &e_, sizeof u_); \
+    __builtin_convertvector((u_ + USPLAT(0x7fffu) + ((u_ >> 16) & USPLAT(1u))) >> 16, h16v); })
+
+CLONES float sam_relpos_exp_row_bf16(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w,
+                                     uint16_t *out) {
+    const size_t n = h * w;
+    float m = relpos_add_max(row, h, w, rel_h, rel_w);
+    v16 mv = SPLAT(m), sv = SPLAT(0.0f);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16 e = VEXP(LOAD(row + i) - mv);
+        h16v b = BF16_ROUND_V(e);
+        memcpy(out + i, &b, sizeof b);
+        sv += e;
+    }
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++) s += sv[l];
+    for (; i < n; i++) { float e = sexp(row[i] - m); out[i] = bf16_round(e); s += e; }
+    return 1.0f / s;
+}
+
 CLONES void sam_relpos_exp_columns(float *st, size_t h, size_t w, size_t nq, const float *rel_h_t, const float *rel_w_t,
                                    float *inv) {
     const size_t nk = h * w;
@@ -290,15 +325,6 @@ CLONES void sam_layernorm_row(const float *src, const float *plus, float *dst, s
     v16 iv = SPLAT(inv);
     for (j = 0; j + 16 <= c; j += 16) STORE(dst + j, (LOAD(src + j) - mv) * iv * LOAD(weight + j) + LOAD(bias + j));
     for (; j < c; j++) dst[j] = (src[j] - mean) * inv * weight[j] + bias[j];
-}
-
-// bf16 rounding as PyTorch's c10::BFloat16 and oneDNN do it: add 0x7fff plus the kept part's lowest bit, keep the
-// high half; a NaN keeps its sign and becomes the quiet NaN 0x7fc0.
-static inline __attribute__((always_inline)) uint16_t bf16_round(float f) {
-    uint32_t u;
-    __builtin_memcpy(&u, &f, 4);
-    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-    return (f != f) ? (uint16_t)((u >> 16) | 0x40u) : (uint16_t)r;
 }
 
 CLONES void sam_f32_to_bf16(const float *src, size_t rows, size_t cols, size_t ld, uint16_t *dst) {

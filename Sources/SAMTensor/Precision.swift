@@ -75,11 +75,11 @@ final class BF16GEMM: @unchecked Sendable {
     static let shared = BF16GEMM()
 
     private let engine: dnnl_engine_t
-    private struct Key: Hashable {
+    struct Key: Hashable {
         var m, n, k, sa0, sa1, sb0, sb1, ldc: Int
         var alpha, beta: Float
     }
-    private final class Entry: @unchecked Sendable {
+    final class Entry: @unchecked Sendable {
         let primitive: dnnl_primitive_t
         let scratchpad: Int
         let a, b, c: dnnl_memory_desc_t
@@ -99,7 +99,7 @@ final class BF16GEMM: @unchecked Sendable {
         engine = e!
     }
 
-    private static func check(_ s: dnnl_status_t, _ what: String) {
+    static func check(_ s: dnnl_status_t, _ what: String) {
         precondition(s == dnnl_success, "oneDNN: \(what) failed (status \(s.rawValue))")
     }
 
@@ -159,53 +159,115 @@ final class BF16GEMM: @unchecked Sendable {
         entry(Key(m: m, n: n, k: k, sa0: k, sa1: 1, sb0: 1, sb1: k, ldc: n, alpha: 1, beta: 0)).impl
     }
 
+    /// What one thread keeps between calls: its stream, its memory objects per product shape (pointed at each
+    /// call's operands), and growing buffers for converted operands and scratchpads. oneDNN's calls to make these
+    /// cost more than a small product itself (the global attention's thousands of depth-64 products).
+    final class ThreadContext {
+        struct Bound { var a, b, c: dnnl_memory_t; var scratch: dnnl_memory_t?; let entry: Entry }
+        var stream: dnnl_stream_t
+        var bound: [Key: Bound] = [:]
+        var aBuf = Buffer(), bBuf = Buffer(), scratch = Buffer()
+
+        /// A 64-byte-aligned buffer that only grows.
+        struct Buffer {
+            var pointer: UnsafeMutableRawPointer?
+            var bytes = 0
+            mutating func reserve(_ n: Int) -> UnsafeMutableRawPointer {
+                if n > bytes || pointer == nil {
+                    pointer?.deallocate()
+                    bytes = max(n, 64, bytes * 2)
+                    pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+                }
+                return pointer!
+            }
+        }
+
+        init(engine: dnnl_engine_t) {
+            var st: dnnl_stream_t?
+            BF16GEMM.check(dnnl_stream_create(&st, engine, UInt32(dnnl_stream_default_flags.rawValue)), "stream")
+            stream = st!
+        }
+
+        deinit {
+            for b in bound.values {
+                dnnl_memory_destroy(b.a); dnnl_memory_destroy(b.b); dnnl_memory_destroy(b.c)
+                if let s = b.scratch { dnnl_memory_destroy(s) }
+            }
+            dnnl_stream_destroy(stream)
+            aBuf.pointer?.deallocate(); bBuf.pointer?.deallocate(); scratch.pointer?.deallocate()
+        }
+    }
+
+    /// The calling thread's context (pthread-specific; released when the thread ends).
+    private static let contextKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { p in if let p { Unmanaged<ThreadContext>.fromOpaque(p).release() } }
+        return key
+    }()
+
+    private func context() -> ThreadContext {
+        if let p = pthread_getspecific(Self.contextKey) { return Unmanaged<ThreadContext>.fromOpaque(p).takeUnretainedValue() }
+        omp_set_num_threads(1)
+        let c = ThreadContext(engine: engine)
+        pthread_setspecific(Self.contextKey, Unmanaged.passRetained(c).toOpaque())
+        return c
+    }
+
     /// C[M×N] = alpha · op(A) · op(B) + beta · C on the calling thread; float32 operands are converted here.
     func run(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: MatrixOperand, lda: Int,
              b: MatrixOperand, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        omp_set_num_threads(1)
+        let ctx = context()
         // stored shapes: A is m×k (k×m when transposed), B is k×n (n×k when transposed)
         let (aRows, aCols) = transA ? (k, m) : (m, k)
         let (bRows, bCols) = transB ? (n, k) : (k, n)
-        var aBuf: UnsafeMutablePointer<UInt16>?, bBuf: UnsafeMutablePointer<UInt16>?
-        defer { aBuf?.deallocate(); bBuf?.deallocate() }
-        let ap: UnsafePointer<UInt16>, aLd: Int
+        let ap: UnsafeMutableRawPointer, aLd: Int
         switch a {
-        case .bf16(let p): ap = p; aLd = lda
+        case .bf16(let p): ap = UnsafeMutableRawPointer(mutating: p); aLd = lda
         case .f32(let p):
-            let buf = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, aRows * aCols)); aBuf = buf
-            sam_f32_to_bf16(p, aRows, aCols, lda, buf); ap = UnsafePointer(buf); aLd = aCols
+            let buf = ctx.aBuf.reserve(2 * aRows * aCols).assumingMemoryBound(to: UInt16.self)
+            sam_f32_to_bf16(p, aRows, aCols, lda, buf); ap = UnsafeMutableRawPointer(buf); aLd = aCols
         }
-        let bp: UnsafePointer<UInt16>, bLd: Int
+        let bp: UnsafeMutableRawPointer, bLd: Int
         switch b {
-        case .bf16(let p): bp = p; bLd = ldb
+        case .bf16(let p): bp = UnsafeMutableRawPointer(mutating: p); bLd = ldb
         case .f32(let p):
-            let buf = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, bRows * bCols)); bBuf = buf
-            sam_f32_to_bf16(p, bRows, bCols, ldb, buf); bp = UnsafePointer(buf); bLd = bCols
+            let buf = ctx.bBuf.reserve(2 * bRows * bCols).assumingMemoryBound(to: UInt16.self)
+            sam_f32_to_bf16(p, bRows, bCols, ldb, buf); bp = UnsafeMutableRawPointer(buf); bLd = bCols
         }
         let key = Key(m: m, n: n, k: k, sa0: transA ? 1 : aLd, sa1: transA ? aLd : 1,
                       sb0: transB ? 1 : bLd, sb1: transB ? bLd : 1, ldc: ldc, alpha: alpha, beta: beta)
-        let e = entry(key)
-        var am = e.a, bm = e.b, cm = e.c
-        var ma: dnnl_memory_t?, mb: dnnl_memory_t?, mc: dnnl_memory_t?, ms: dnnl_memory_t?
-        Self.check(dnnl_memory_create(&ma, &am, engine, UnsafeMutableRawPointer(mutating: ap)), "A memory")
-        Self.check(dnnl_memory_create(&mb, &bm, engine, UnsafeMutableRawPointer(mutating: bp)), "B memory")
-        Self.check(dnnl_memory_create(&mc, &cm, engine, UnsafeMutableRawPointer(c)), "C memory")
-        defer { dnnl_memory_destroy(ma); dnnl_memory_destroy(mb); dnnl_memory_destroy(mc) }
-        var scratch: UnsafeMutableRawPointer?
-        defer { scratch?.deallocate(); if let ms { dnnl_memory_destroy(ms) } }
-        var args = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: ma), dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: mb),
-                    dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: mc)]
-        if e.scratchpad > 0 {
-            scratch = UnsafeMutableRawPointer.allocate(byteCount: e.scratchpad, alignment: 64)
-            var sm = dnnl_primitive_desc_query_md_scratch(e)
-            Self.check(dnnl_memory_create(&ms, &sm, engine, scratch), "scratchpad memory")
-            args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: ms))
+        let bd: ThreadContext.Bound
+        if let known = ctx.bound[key] {
+            bd = known
+        } else {
+            let e = entry(key)
+            var am = e.a, bm = e.b, cm = e.c
+            var ma: dnnl_memory_t?, mb: dnnl_memory_t?, mc: dnnl_memory_t?, ms: dnnl_memory_t?
+            Self.check(dnnl_memory_create(&ma, &am, engine, nil), "A memory")
+            Self.check(dnnl_memory_create(&mb, &bm, engine, nil), "B memory")
+            Self.check(dnnl_memory_create(&mc, &cm, engine, nil), "C memory")
+            if e.scratchpad > 0 {
+                var sm = dnnl_primitive_desc_query_md_scratch(e)
+                Self.check(dnnl_memory_create(&ms, &sm, engine, nil), "scratchpad memory")
+            }
+            bd = ThreadContext.Bound(a: ma!, b: mb!, c: mc!, scratch: ms, entry: e)
+            ctx.bound[key] = bd
         }
-        var stream: dnnl_stream_t?
-        Self.check(dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)), "stream")
-        defer { dnnl_stream_destroy(stream) }
-        Self.check(dnnl_primitive_execute(e.primitive, stream, Int32(args.count), &args), "matmul")
-        Self.check(dnnl_stream_wait(stream), "stream wait")
+        Self.check(dnnl_memory_set_data_handle(bd.a, ap), "A handle")
+        Self.check(dnnl_memory_set_data_handle(bd.b, bp), "B handle")
+        Self.check(dnnl_memory_set_data_handle(bd.c, UnsafeMutableRawPointer(c)), "C handle")
+        var args = (dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: bd.a), dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: bd.b),
+                    dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: bd.c), dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: bd.scratch))
+        if let ms = bd.scratch {
+            Self.check(dnnl_memory_set_data_handle(ms, ctx.scratch.reserve(bd.entry.scratchpad)), "scratchpad handle")
+        }
+        let count: Int32 = bd.scratch == nil ? 3 : 4
+        withUnsafeMutablePointer(to: &args) { p in
+            p.withMemoryRebound(to: dnnl_exec_arg_t.self, capacity: 4) { a in
+                Self.check(dnnl_primitive_execute(bd.entry.primitive, ctx.stream, count, a), "matmul")
+            }
+        }
+        Self.check(dnnl_stream_wait(ctx.stream), "stream wait")
     }
 
     private func dnnl_primitive_desc_query_md_scratch(_ e: Entry) -> dnnl_memory_desc_t {

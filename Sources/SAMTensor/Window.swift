@@ -1,6 +1,7 @@
 // Window partition and decomposed relative position, weight-free math of ViTDet/SAM's image encoder.
 // ref: segment_anything/modeling/image_encoder.py@dca509f (window_partition, window_unpartition, get_rel_pos,
 // add_decomposed_rel_pos)
+import CSAMKernels
 
 /// Splits B×H×W×C into non-overlapping ws×ws windows, zero-padding H and W up to multiples of ws (bottom/right).
 /// Returns (B·nH·nW)×ws×ws×C windows in (b, row of windows, column of windows) order and the padded size (Hp, Wp).
@@ -114,6 +115,7 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
     // small grids (the 14×14 windows): scores keys-major, vectorised along the queries (`relPosExpColumns`); a row of
     // 14 keys per relative-position step would leave the rows' vector lanes mostly idle
     let columns = withRel && n <= keysMajorUpTo
+    let half = Precision.products == .bf16
     // keys-major: the 2·size − 1 table rows themselves (Rh[y, ky] = Th[y − ky + H − 1]); rows: the gathered
     // [H, H, hd] and [W, W, hd] that the per-row products take
     let rh = relPosH.map { columns ? relPosTable($0, length: 2 * height - 1) : getRelPos(qSize: height, kSize: height, relPos: $0) }
@@ -149,6 +151,11 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                     let out = o + b * n * c + hIdx * hd
                     sgemm(transA: true, m: n, n: hd, k: n, a: S, lda: n, b: v, ldb: c3, c: out, ldc: c)
                     scaleRows(out, rows: n, cols: hd, stride: c, by: inv)
+                    return
+                }
+                if half, withRel, let rhp, let rwp {
+                    globalHeadBF16(q: q, k: k, v: v, c3: c3, n: n, hd: hd, height: height, width: width, scale: scale,
+                                   rh: rhp, rw: rwp, out: o + b * n * c + hIdx * hd, ldo: c)
                     return
                 }
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: block * n + 3 * n * hd + n * (height + width) + block)
@@ -196,3 +203,46 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
         }}}
     }
 }
+
+/// One head of the global attention in bf16 mode (`attentionDecomposedRelPos`'s row path): q·scale, k and v rounded to
+/// bf16 once, the scores of `bf16QueryBlock` queries at a time (bf16 product, float32 result), the relative-position
+/// terms (float32 products) and the exp in float32, the exp values written straight to bf16 for the product with v,
+/// and 1/sum applied to the outputs. Blocks small enough that a block's scores stay in the core's cache.
+func globalHeadBF16(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, c3: Int, n: Int, hd: Int,
+                    height: Int, width: Int, scale: Float, rh: UnsafePointer<Float>, rw: UnsafePointer<Float>,
+                    out: UnsafeMutablePointer<Float>, ldo: Int) {
+    let block = min(n, bf16QueryBlock)
+    let f32 = UnsafeMutablePointer<Float>.allocate(capacity: block * n + n * hd + n * (height + width) + block)
+    let h16 = UnsafeMutablePointer<UInt16>.allocate(capacity: block * n + 3 * n * hd)
+    defer { f32.deallocate(); h16.deallocate() }
+    let S = f32, Q = S + block * n, RH = Q + n * hd, RW = RH + n * height, inv = RW + n * width
+    let S16 = h16, Q16 = S16 + block * n, K16 = Q16 + n * hd, V16 = K16 + n * hd
+    for t in 0..<n { for d in 0..<hd { Q[t * hd + d] = q[t * c3 + d] * scale } }
+    sam_f32_to_bf16(Q, n, hd, hd, Q16)
+    sam_f32_to_bf16(k, n, hd, c3, K16)
+    sam_f32_to_bf16(v, n, hd, c3, V16)
+    for y in 0..<height {
+        sgemm(transB: true, m: width, n: height, k: hd, a: q + y * width * c3, lda: c3,
+              b: rh + y * height * hd, ldb: hd, c: RH + y * width * height, ldc: height, precision: .fp32)
+    }
+    for x in 0..<width {
+        sgemm(transB: true, m: height, n: width, k: hd, a: q + x * c3, lda: width * c3,
+              b: rw + x * width * hd, ldb: hd, c: RW + x * width, ldc: width * width, precision: .fp32)
+    }
+    var r0 = 0
+    while r0 < n {
+        let rows = min(block, n - r0)
+        gemm(transB: true, m: rows, n: n, k: hd, a: .bf16(Q16 + r0 * hd), lda: hd, b: .bf16(K16), ldb: hd, c: S, ldc: n)
+        for i in 0..<rows {
+            let t = r0 + i
+            inv[i] = sam_relpos_exp_row_bf16(S + i * n, height, width, RH + t * height, RW + t * width, S16 + i * n)
+        }
+        let o = out + r0 * ldo
+        gemm(m: rows, n: hd, k: n, a: .bf16(S16), lda: n, b: .bf16(V16), ldb: hd, c: o, ldc: ldo)
+        scaleRows(o, rows: rows, cols: hd, stride: ldo, by: inv)
+        r0 += rows
+    }
+}
+
+/// Queries per block of `globalHeadBF16`: 128 × 4096 float32 scores (2 MB) and their bf16 copy.
+let bf16QueryBlock = 128

@@ -28,6 +28,10 @@ void sam_softmax_row_div(float *x, size_t n, float divisor);
 /// that the attention applies to its output row instead (softmax(s)·V = (exp(s − max)·V) / sum).
 float sam_relpos_exp_row(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w);
 
+/// `sam_relpos_exp_row` whose exp values go to `out` as bf16 (nearest even) for the bf16 product with V, instead of
+/// back to the row; returns 1/sum of the float32 values.
+float sam_relpos_exp_row_bf16(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w, uint16_t *out);
+
 /// The windowed attention's scores stored keys-major, st[key·nq + query] (h·w keys, nq queries), so that the vector
 /// lanes run along the queries whatever the window's width: st = (st + rel_h_t[ky·nq + q]) + rel_w_t[kx·nq + q] for
 /// key (ky, kx), then exp(st − the query's max) down each column; inv[q] = 1/(the column's sum, in key order).
