@@ -167,18 +167,17 @@ public enum Ablation {
                                               rotateMismatched: d.rotateMismatched)
                     let desc = "sam ablate \(c.name) checkpoint=\(ck.name) dataset=\(d.name) ignore=\(d.ignoreValue.map(String.init) ?? "none") instances=\(d.instances.rawValue) rotate=\(d.rotateMismatched)"
                     if let pair = predictor as? AgreementPredictor {
-                        // one protocol at a time, so that each call's agreement belongs to a known protocol and object
-                        for (p, path) in missing {
-                            try? FileManager.default.removeItem(atPath: path)
-                            var perObject: [(id: String, values: [Double])] = []
-                            _ = pair.takeLog()
-                            _ = try Evaluation.run(predictor: pair, dataset: ds,
-                                                   options: EvalOptions(protocols: [p], outputs: [path], seed: c.seed, limit: c.limit,
-                                                                        runDescription: desc), progress: { e in
-                                progress(e)
-                                if !e.lastId.isEmpty { perObject.append((e.lastId, pair.takeLog())) }
-                            })
-                            try writeAgreement(perObject, to: c.agreementPath(checkpoint: ck.name, dataset: d.name, protocol: p))
+                        // the agreement of each protocol's calls on each object, taken after it scored the object; the
+                        // protocols are evaluated afresh (a resumed journal would leave objects without agreement)
+                        for (_, path) in missing { try? FileManager.default.removeItem(atPath: path) }
+                        var perObject = [[(id: String, values: [Double])]](repeating: [], count: missing.count)
+                        _ = pair.takeLog()
+                        _ = try Evaluation.run(predictor: pair, dataset: ds,
+                                               options: EvalOptions(protocols: missing.map(\.0), outputs: missing.map(\.1), seed: c.seed,
+                                                                    limit: c.limit, runDescription: desc),
+                                               progress: progress, afterEach: { i, id in perObject[i].append((id, pair.takeLog())) })
+                        for (i, (p, _)) in missing.enumerated() {
+                            try writeAgreement(perObject[i], to: c.agreementPath(checkpoint: ck.name, dataset: d.name, protocol: p))
                         }
                     } else {
                         _ = try Evaluation.run(predictor: predictor!, dataset: ds,

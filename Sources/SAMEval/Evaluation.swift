@@ -91,8 +91,11 @@ public enum Evaluation {
     }
 
     /// Runs every protocol on every object, resuming each protocol's journal, and returns the finished results.
+    /// `afterEach(protocol index, object id)` runs after each protocol has scored an object (the precision
+    /// ablation takes the mask agreement of those calls there).
     public static func run(predictor: any PromptPredictor, dataset: Dataset, options o: EvalOptions,
-                           progress: (EvalProgress) -> Void = { _ in }) throws -> [ProtocolResult] {
+                           progress: (EvalProgress) -> Void = { _ in },
+                           afterEach: (Int, String) throws -> Void = { _, _ in }) throws -> [ProtocolResult] {
         precondition(o.protocols.count == o.outputs.count)
         let objs = objects(of: dataset, shard: o.shard, limit: o.limit)
         let journals = try zip(o.protocols, o.outputs).map { p, path in
@@ -111,9 +114,10 @@ public enum Evaluation {
                 predictor.setImage(image)
                 lastImageKey = key
             }
-            for (p, j) in zip(o.protocols, journals) where j.done[ob.id] == nil {
+            for (i, (p, j)) in zip(o.protocols, journals).enumerated() where j.done[ob.id] == nil {
                 let values = try p.evaluate(predictor: predictor, truth: gt, id: ob.id, seed: o.seed)
                 try j.append(id: ob.id, values: zip(values, p.columns).map { csvValue($0, column: $1) })
+                try afterEach(i, ob.id)
             }
             evaluated += 1
             progress(EvalProgress(done: resumed + evaluated, total: objs.count, resumed: resumed, lastId: ob.id,

@@ -1,0 +1,51 @@
+// `--precision` on the command line: `verify` judges a bf16 run by the bf16 tolerances (and fails it by fp32's
+// with --tolerance), `segment` writes bf16 results beside fp32's, and an unknown precision is refused.
+import Foundation
+import SAMInference
+import SAMIO
+import SAMTensor
+import SAMTestSupport
+import XCTest
+
+final class PrecisionCommandTests: XCTestCase {
+    let v1 = Paths.fixture("reference/tiny_random.pth")
+    let ckpt2 = Paths.fixture("sam2/sam2.1_tiny_random.pt"), config2 = Paths.fixture("sam2/sam2.1_tiny_random.json")
+
+    func testVerifyBF16() throws {
+        var r = try runSam(["verify", "--checkpoint", ckpt2, "--model-config", config2, "--precision", "bf16",
+                            "--dump", Paths.fixture("sam2/sam2.1_tiny_points_multi.h5")])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("bf16: rel-L2 ≤ 0.02"), r.stdout)
+        // worst drift well above fp32's 1e-6 and below the bf16 tolerances
+        let worst = try XCTUnwrap(r.stdout.components(separatedBy: "worst rel-L2 ").last.flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        XCTAssertGreaterThan(worst, 1e-3)
+        XCTAssertLessThan(worst, 0.06)
+        // one tolerance for every module row: fp32's fails the bf16 run, exit 1
+        r = try runSam(["verify", "--checkpoint", v1, "--precision", "bf16", "--tolerance", "1e-4",
+                        "--dump", Paths.fixture("reference/tiny_points_multi.h5")])
+        XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
+        r = try runSam(["verify", "--checkpoint", v1, "--precision", "bf16", "--dump", Paths.fixture("reference/tiny_points_multi.h5")])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+    }
+
+    func testSegmentBF16AndUnknownPrecision() throws {
+        let image = Paths.fixture("reference/image_small.png")
+        let dir = try temporaryFolder(self)
+        var ious: [String: [Double]] = [:]
+        for p in ["fp32", "bf16"] {
+            let r = try runSam(["segment", "--checkpoint", v1, "--image", image, "--point", "60,80", "--precision", p,
+                                "--out", dir + "/" + p])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/\(p)/result.json"))) as! [String: Any]
+            ious[p] = (json["iou_predictions"] as? [NSNumber])?.map(\.doubleValue)
+        }
+        let a = try XCTUnwrap(ious["fp32"]), b = try XCTUnwrap(ious["bf16"])
+        XCTAssertEqual(a.count, 3)
+        XCTAssertNotEqual(a, b)
+        for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 2e-3) }
+        let r = try runSam(["segment", "--checkpoint", v1, "--image", image, "--point", "60,80", "--precision", "fp16", "--out", dir + "/x"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("fp16"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x"))
+    }
+}
