@@ -155,6 +155,7 @@ public enum Ablation {
                 } else if !missing.isEmpty {
                     if predictor == nil {
                         log("loading \(ck.path)" + (ck.precision == .fp32 ? "" : " (\(ck.precision))"))
+                        if ck.precision == .bf16 { try Precision.checkBF16() }
                         let subject = try ModelLoader.load(checkpoint: ck.path, precision: ck.precision).makePredictor()
                         if twin != nil {
                             predictor = AgreementPredictor(subject: subject, baseline: try ModelLoader.load(checkpoint: ck.path).makePredictor())

@@ -45,12 +45,24 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     /// One line for stderr when `--precision bf16` runs on a CPU without native bf16; nil where it has them.
     public static var nativeNotice: String? {
         bf16Native ? nil
-            : "note: this CPU has no native bf16 instructions (AVX512_BF16 or AMX-BF16); oneDNN emulates the bf16 products, which run slower than fp32 here (results are the same)"
+            : "note: this CPU has no native bf16 instructions (AVX512_BF16 or AMX-BF16); oneDNN emulates the bf16 products with AVX-512, many times slower than fp32 here (the results are the same)"
+    }
+
+    /// Throws `BF16Unavailable` where oneDNN has no bf16 matmul for this CPU (below AVX-512: an AVX2-only CPU).
+    public static func checkBF16() throws {
+        if !BF16GEMM.shared.available() { throw BF16Unavailable() }
     }
 
     /// oneDNN's implementation of a bf16 product of the given shape (`brg:avx512_core_amx_bf16`, …).
     public static func bf16Kernel(m: Int = 4096, n: Int = 3072, k: Int = 768) -> String {
         BF16GEMM.shared.implementation(m: m, n: n, k: k)
+    }
+}
+
+/// `--precision bf16` on a CPU for which oneDNN has no bf16 matmul.
+public struct BF16Unavailable: Error, CustomStringConvertible {
+    public var description: String {
+        "--precision bf16: oneDNN has no bf16 matrix product for this CPU (it needs AVX-512; AVX512_BF16 or AMX-BF16 run it natively); use --precision fp32"
     }
 }
 
@@ -140,7 +152,7 @@ final class BF16GEMM: @unchecked Sendable {
         defer { if let ops { dnnl_post_ops_destroy(ops) } }
         var pd: dnnl_primitive_desc_t?
         Self.check(withUnsafePointer(to: &desc) { dnnl_primitive_desc_create(&pd, UnsafeRawPointer($0), attr, engine, nil) },
-                   "matmul primitive descriptor")
+                   "matmul primitive descriptor (bf16 products need a CPU with AVX-512; `Precision.checkBF16` says so before a run)")
         defer { dnnl_primitive_desc_destroy(pd) }
         var impl: UnsafePointer<CChar>?
         _ = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl)
@@ -153,6 +165,26 @@ final class BF16GEMM: @unchecked Sendable {
             table[key] = e
             return e
         }
+    }
+
+    /// Whether oneDNN has a bf16 matmul for this CPU (it has none below AVX-512).
+    func available() -> Bool {
+        var a = dnnl_memory_desc_t(), b = dnnl_memory_desc_t(), c = dnnl_memory_desc_t()
+        var d: dnnl_dims_t = (64, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var st: dnnl_dims_t = (64, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let ok = withUnsafePointer(to: &d) { dp in withUnsafePointer(to: &st) { sp -> Bool in
+            let dims = UnsafeRawPointer(dp).assumingMemoryBound(to: Int64.self), strides = UnsafeRawPointer(sp).assumingMemoryBound(to: Int64.self)
+            return dnnl_memory_desc_init_by_strides(&a, 2, dims, dnnl_bf16, strides) == dnnl_success
+                && dnnl_memory_desc_init_by_strides(&b, 2, dims, dnnl_bf16, strides) == dnnl_success
+                && dnnl_memory_desc_init_by_strides(&c, 2, dims, dnnl_f32, strides) == dnnl_success
+        } }
+        guard ok else { return false }
+        var desc = dnnl_matmul_desc_t()
+        guard dnnl_matmul_desc_init(&desc, &a, &b, nil, &c) == dnnl_success else { return false }
+        var pd: dnnl_primitive_desc_t?
+        let s = withUnsafePointer(to: &desc) { dnnl_primitive_desc_create(&pd, UnsafeRawPointer($0), nil, engine, nil) }
+        if let pd { dnnl_primitive_desc_destroy(pd) }
+        return s == dnnl_success
     }
 
     func implementation(m: Int, n: Int, k: Int) -> String {

@@ -108,6 +108,7 @@ struct ModelOptions: ParsableArguments {
     /// Loads a model of either family: a SAM 2 or v1 checkpoint (told apart by its keys), or random weights of a
     /// --model-type.
     func loadAny() throws -> AnyModel {
+        if precision == .bf16 { try Precision.checkBF16() }
         let m = try loadAnyModel()
         usePrecision()
         return m
@@ -146,6 +147,7 @@ struct ModelOptions: ParsableArguments {
     /// than the CPU's.
     func load() throws -> Sam {
         try requireModel()
+        if precision == .bf16 { try Precision.checkBF16() }
         Self.printBLASNotice()
         let m = try checkpoint.map { try SamLoader.load(checkpoint: $0, config: modelType.flatMap { SAMConfig.presets[$0] }, precision: precision) }
             ?? SamLoader.random(config: SAMConfig.presets[modelType!]!, precision: precision)

@@ -48,4 +48,27 @@ final class PrecisionCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("fp16"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x"))
     }
+
+    /// Below AVX-512 oneDNN has no bf16 product: a bf16 run is refused in one line, exit 3, nothing written. (oneDNN
+    /// is told to use no more than AVX2, as on an AVX2-only CPU.)
+    func testBF16RefusedWithoutAVX512() throws {
+        let dir = try temporaryFolder(self)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try samExecutable())
+        p.arguments = ["segment", "--checkpoint", v1, "--image", Paths.fixture("reference/image_small.png"), "--point", "60,80",
+                       "--precision", "bf16", "--out", dir + "/out"]
+        var env = ProcessInfo.processInfo.environment
+        env["DNNL_MAX_CPU_ISA"] = "AVX2"
+        p.environment = env
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 3, e)
+        XCTAssertEqual(e.split(separator: "\n").count, 1, e)
+        XCTAssertTrue(e.contains("AVX-512"), e)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"))
+    }
 }

@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 N=${1:-100000}; shift || true
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(pth safetensors png jpeg bmp coco sa1b rle rle-amg prompt hdf5)
+[[ ${#targets[@]} -eq 0 ]] && targets=(pth safetensors png jpeg bmp coco sa1b rle rle-amg prompt hdf5 ablation)
 mkdir -p findings logs work
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=0:handle_abort=1}
 echo "| parser | executions | crashes | hangs | out-of-memory | time (s) | corpus after |"

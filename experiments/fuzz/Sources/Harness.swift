@@ -65,7 +65,9 @@ func runOne(_ buf: UnsafeBufferPointer<UInt8>) {
         writeInput(buf, p)
         // either family: a SAM 2 file stops after weight assignment (its encoder input is 1024², too slow for a
         // fuzzer's forward pass; the parsers, size inference, bounds and the key check are what is fuzzed)
-        guard let model = try? ModelLoader.load(checkpoint: p) else { return }
+        // inputs whose last byte is odd load in bf16 (the encoder's weights converted at load) and run in bf16
+        let precision: Precision = (buf.last ?? 0) & 1 == 1 ? .bf16 : .fp32
+        guard let model = try? ModelLoader.load(checkpoint: p, precision: precision) else { return }
         if case .sam(let m) = model { forward(m) }
     case "png", "jpeg", "bmp", "image":
         let bytes = Array(buf)
@@ -80,6 +82,14 @@ func runOne(_ buf: UnsafeBufferPointer<UInt8>) {
         if let img = try? ImageReader.decode(data: bytes, path: "fuzz"), img.width * img.height <= 4 << 20 {
             _ = img.toRGB().count
             _ = img.toLabels().count
+        }
+    case "ablation":
+        // an ablation config (checkpoints × precisions × data sets × protocols), parsed and expanded, not run
+        let p = scratch + "/ablation.json"
+        writeInput(buf, p)
+        if let c = try? AblationConfig.load(path: p) {
+            for ck in c.checkpoints { _ = c.fp32Twin(of: ck) }
+            for d in c.datasets { for pr in d.protocols { _ = c.agreementPath(checkpoint: c.checkpoints[0].name, dataset: d.name, protocol: pr) } }
         }
     case "coco":
         let p = scratch + "/coco.json"
