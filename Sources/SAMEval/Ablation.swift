@@ -72,6 +72,8 @@ public struct AblationConfig: Sendable {
         guard let cks = root["checkpoints"] as? [[String: Any]], !cks.isEmpty else { throw bad("needs a \"checkpoints\" list") }
         guard let dss = root["datasets"] as? [[String: Any]], !dss.isEmpty else { throw bad("needs a \"datasets\" list") }
         let global = try protocols(root["protocols"]) ?? [.box, .point]
+        let limit = (root["limit"] as? NSNumber)?.intValue
+        if let l = limit, l < 0 { throw bad("limit must be ≥ 0, not \(l)") }
         let precisions = try ((root["precisions"] as? [String]) ?? ["fp32"]).map { s -> Precision in
             guard let p = Precision(rawValue: s) else { throw bad("unknown precision \(s); known: fp32, bf16") }
             return p
@@ -89,12 +91,16 @@ public struct AblationConfig: Sendable {
             guard let n = d["name"] as? String, let p = d["path"] as? String else { throw bad("a data set needs name and path") }
             let inst = (d["instances"] as? String) ?? "binary"
             guard let mode = InstanceMode(rawValue: inst) else { throw bad("instances must be binary, merged or separate") }
-            return DatasetEntry(name: n, path: p, ignoreValue: (d["ignore_value"] as? NSNumber).map { UInt8($0.intValue) },
+            let ignore = try (d["ignore_value"] as? NSNumber).map { v -> UInt8 in
+                guard let u = UInt8(exactly: v.doubleValue) else { throw bad("ignore_value of \(n) must be an integer 0…255, not \(v)") }
+                return u
+            }
+            return DatasetEntry(name: n, path: p, ignoreValue: ignore,
                                 instances: mode, rotateMismatched: (d["rotate_mismatched"] as? Bool) ?? false,
                                 protocols: try protocols(d["protocols"]) ?? global)
         }
         var cfg = AblationConfig(name: name, checkpoints: checkpoints, datasets: datasets,
-                              seed: (root["seed"] as? NSNumber)?.uint64Value ?? 0, limit: (root["limit"] as? NSNumber)?.intValue,
+                              seed: (root["seed"] as? NSNumber)?.uint64Value ?? 0, limit: limit,
                               csvDir: (root["csv_dir"] as? String) ?? "notebooks-data/eval/\(name)",
                               report: (root["report"] as? String) ?? "reports/eval/\(name)/README.md",
                               referenceDir: root["reference_dir"] as? String, modelSize: (root["model_size"] as? Bool) ?? true,

@@ -105,6 +105,20 @@ final class PrecisionTests: XCTestCase {
         XCTAssertTrue(r.table.contains("encoder / bf16  rate"))
     }
 
+    /// Found by the ablation-config fuzz target: an ignore value that is no byte trapped; now one named error, as
+    /// for a negative limit and an unknown precision.
+    func testAblationConfigValuesOutOfRange() throws {
+        let t = try TempFolder()
+        for (body, expected) in [(#""datasets": [{"name": "d", "path": "x", "ignore_value": 1280}]"#, "ignore_value of d"),
+                                 (#""datasets": [{"name": "d", "path": "x"}], "limit": -3"#, "limit must be ≥ 0"),
+                                 (#""datasets": [{"name": "d", "path": "x"}], "precisions": ["fp16"]"#, "unknown precision fp16")] {
+            try "{\"name\": \"n\", \"checkpoints\": [{\"name\": \"c\", \"path\": \"c.pth\"}], \(body)}".write(toFile: t.sub("c.json"), atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try AblationConfig.load(path: t.sub("c.json"))) { e in
+                XCTAssertTrue("\(e)".contains(expected), "\(e)")
+            }
+        }
+    }
+
     func testAgreement() {
         XCTAssertEqual(AgreementPredictor.agreement([0, 1, 2, 0], [0, 3, 0, 0]), 0.75)
         XCTAssertEqual(AgreementPredictor.agreement([], []), 1)
