@@ -245,6 +245,19 @@ final class BF16GEMM: @unchecked Sendable {
         return c
     }
 
+    /// An operand as bf16 values and its leading dimension: as it is, or a float32 block (rows × cols, stride ld)
+    /// converted into `buffer`, packed.
+    private static func bf16(_ op: MatrixOperand, rows: Int, cols: Int, ld: Int,
+                             buffer: inout ThreadContext.Buffer) -> (UnsafeMutableRawPointer, Int) {
+        switch op {
+        case .bf16(let p): return (UnsafeMutableRawPointer(mutating: p), ld)
+        case .f32(let p):
+            let buf = buffer.reserve(2 * rows * cols).assumingMemoryBound(to: UInt16.self)
+            sam_f32_to_bf16(p, rows, cols, ld, buf)
+            return (UnsafeMutableRawPointer(buf), cols)
+        }
+    }
+
     /// C[M×N] = alpha · op(A) · op(B) + beta · C on the calling thread; float32 operands are converted here.
     func run(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: MatrixOperand, lda: Int,
              b: MatrixOperand, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -252,20 +265,8 @@ final class BF16GEMM: @unchecked Sendable {
         // stored shapes: A is m×k (k×m when transposed), B is k×n (n×k when transposed)
         let (aRows, aCols) = transA ? (k, m) : (m, k)
         let (bRows, bCols) = transB ? (n, k) : (k, n)
-        let ap: UnsafeMutableRawPointer, aLd: Int
-        switch a {
-        case .bf16(let p): ap = UnsafeMutableRawPointer(mutating: p); aLd = lda
-        case .f32(let p):
-            let buf = ctx.aBuf.reserve(2 * aRows * aCols).assumingMemoryBound(to: UInt16.self)
-            sam_f32_to_bf16(p, aRows, aCols, lda, buf); ap = UnsafeMutableRawPointer(buf); aLd = aCols
-        }
-        let bp: UnsafeMutableRawPointer, bLd: Int
-        switch b {
-        case .bf16(let p): bp = UnsafeMutableRawPointer(mutating: p); bLd = ldb
-        case .f32(let p):
-            let buf = ctx.bBuf.reserve(2 * bRows * bCols).assumingMemoryBound(to: UInt16.self)
-            sam_f32_to_bf16(p, bRows, bCols, ldb, buf); bp = UnsafeMutableRawPointer(buf); bLd = bCols
-        }
+        let (ap, aLd) = Self.bf16(a, rows: aRows, cols: aCols, ld: lda, buffer: &ctx.aBuf)
+        let (bp, bLd) = Self.bf16(b, rows: bRows, cols: bCols, ld: ldb, buffer: &ctx.bBuf)
         let key = Key(m: m, n: n, k: k, sa0: transA ? 1 : aLd, sa1: transA ? aLd : 1,
                       sb0: transB ? 1 : bLd, sb1: transB ? bLd : 1, ldc: ldc, alpha: alpha, beta: beta)
         let bd: ThreadContext.Bound

@@ -170,16 +170,7 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                     (V + t * hd).update(from: v + t * c3, count: hd)
                 }
                 if withRel, let rhp, let rwp {
-                    // rel_h[y, x, ky] = Σ_d q[y, x, d] · Rh[y, ky, d]
-                    for y in 0..<height {
-                        sgemm(transB: true, m: width, n: height, k: hd, a: q + y * width * c3, lda: c3,
-                              b: rhp + y * height * hd, ldb: hd, c: RH + y * width * height, ldc: height, precision: .fp32)
-                    }
-                    // rel_w[y, x, kx] = Σ_d q[y, x, d] · Rw[x, kx, d]
-                    for x in 0..<width {
-                        sgemm(transB: true, m: height, n: width, k: hd, a: q + x * c3, lda: width * c3,
-                              b: rwp + x * width * hd, ldb: hd, c: RW + x * width, ldc: width * width, precision: .fp32)
-                    }
+                    relPosTerms(q: q, c3: c3, hd: hd, height: height, width: width, rh: rhp, rw: rwp, into: RH, RW)
                 }
                 var r0 = 0
                 while r0 < n {
@@ -221,14 +212,7 @@ func globalHeadBF16(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafeP
     sam_f32_to_bf16(Q, n, hd, hd, Q16)
     sam_f32_to_bf16(k, n, hd, c3, K16)
     sam_f32_to_bf16(v, n, hd, c3, V16)
-    for y in 0..<height {
-        sgemm(transB: true, m: width, n: height, k: hd, a: q + y * width * c3, lda: c3,
-              b: rh + y * height * hd, ldb: hd, c: RH + y * width * height, ldc: height, precision: .fp32)
-    }
-    for x in 0..<width {
-        sgemm(transB: true, m: height, n: width, k: hd, a: q + x * c3, lda: width * c3,
-              b: rw + x * width * hd, ldb: hd, c: RW + x * width, ldc: width * width, precision: .fp32)
-    }
+    relPosTerms(q: q, c3: c3, hd: hd, height: height, width: width, rh: rh, rw: rw, into: RH, RW)
     var r0 = 0
     while r0 < n {
         let rows = min(block, n - r0)
@@ -246,3 +230,18 @@ func globalHeadBF16(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafeP
 
 /// Queries per block of `globalHeadBF16`: 128 × 4096 float32 scores (2 MB) and their bf16 copy.
 let bf16QueryBlock = 128
+
+/// The decomposed relative-position terms of one head on an H×W grid, float32 products in both precisions:
+/// RH[y, x, ky] = Σ_d q[y, x, d] · Rh[y, ky, d] and RW[y, x, kx] = Σ_d q[y, x, d] · Rw[x, kx, d] (q rows strided by c3,
+/// Rh: [H, H, hd], Rw: [W, W, hd] as `getRelPos` gathers them).
+func relPosTerms(q: UnsafePointer<Float>, c3: Int, hd: Int, height: Int, width: Int, rh: UnsafePointer<Float>,
+                 rw: UnsafePointer<Float>, into RH: UnsafeMutablePointer<Float>, _ RW: UnsafeMutablePointer<Float>) {
+    for y in 0..<height {
+        sgemm(transB: true, m: width, n: height, k: hd, a: q + y * width * c3, lda: c3,
+              b: rh + y * height * hd, ldb: hd, c: RH + y * width * height, ldc: height, precision: .fp32)
+    }
+    for x in 0..<width {
+        sgemm(transB: true, m: height, n: width, k: hd, a: q + x * c3, lda: width * c3,
+              b: rw + x * width * hd, ldb: hd, c: RW + x * width, ldc: width * width, precision: .fp32)
+    }
+}
