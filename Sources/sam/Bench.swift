@@ -14,7 +14,9 @@ struct Bench: ParsableCommand {
         encoder issues it) right before each timed encoder run, and prints the encoder's GFLOP/s as a fraction of it \
         (the median over runs of each run against the rate measured just before it; JSON: sgemm_gflops, sgemm_runs, \
         encoder_roofline_fraction), and the OpenBLAS kernels in use (blas_core) with a notice when they are narrower \
-        than the CPU's (blas_notice).
+        than the CPU's (blas_notice). With --precision bf16 it also measures oneDNN's bf16 rate on the same shape (the \
+        activations converted per call, the weight held as bf16, as the encoder runs them; JSON: bf16_gflops, bf16_runs, \
+        bf16_kernel, bf16_native), and the encoder's fraction is of that rate.
         """)
 
     @OptionGroup var model: ModelOptions
