@@ -50,8 +50,11 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
 
     /// Throws `BF16Unavailable` where oneDNN has no bf16 matmul for this CPU (below AVX-512: an AVX2-only CPU).
     public static func checkBF16() throws {
-        if !BF16GEMM.shared.available() { throw BF16Unavailable() }
+        if !bf16Supported { throw BF16Unavailable() }
     }
+
+    /// Whether oneDNN runs bf16 products on this CPU (natively or emulated); false below AVX-512.
+    public static let bf16Supported: Bool = BF16GEMM.shared.available()
 
     /// oneDNN's implementation of a bf16 product of the given shape (`brg:avx512_core_amx_bf16`, …).
     public static func bf16Kernel(m: Int = 4096, n: Int = 3072, k: Int = 768) -> String {

@@ -65,8 +65,9 @@ func runOne(_ buf: UnsafeBufferPointer<UInt8>) {
         writeInput(buf, p)
         // either family: a SAM 2 file stops after weight assignment (its encoder input is 1024², too slow for a
         // fuzzer's forward pass; the parsers, size inference, bounds and the key check are what is fuzzed)
-        // inputs whose last byte is odd load in bf16 (the encoder's weights converted at load) and run in bf16
-        let precision: Precision = (buf.last ?? 0) & 1 == 1 ? .bf16 : .fp32
+        // inputs whose last byte is odd load in bf16 (the encoder's weights converted at load) and run in bf16, where the
+        // CPU has bf16 products
+        let precision: Precision = Precision.bf16Supported && (buf.last ?? 0) & 1 == 1 ? .bf16 : .fp32
         guard let model = try? ModelLoader.load(checkpoint: p, precision: precision) else { return }
         if case .sam(let m) = model { forward(m) }
     case "png", "jpeg", "bmp", "image":
