@@ -208,6 +208,19 @@ typedef uint16_t h16v __attribute__((vector_size(32)));
 #define BF16_ROUND_V(ev) ({ u16v u_; v16 e_ = (ev); memcpy(&u_, &e_, sizeof u_); \
     __builtin_convertvector((u_ + USPLAT(0x7fffu) + ((u_ >> 16) & USPLAT(1u))) >> 16, h16v); })
 
+CLONES void sam_bias_gelu_bf16(const float *x, size_t rows, size_t cols, const float *bias, uint16_t *out) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *p = x + r * cols;
+        uint16_t *o = out + r * cols;
+        size_t j = 0;
+        for (; j + 16 <= cols; j += 16) {
+            h16v b = BF16_ROUND_V(VGELU(LOAD(p + j) + LOAD(bias + j)));
+            memcpy(o + j, &b, sizeof b);
+        }
+        for (; j < cols; j++) o[j] = bf16_round(sgelu(p[j] + bias[j]));
+    }
+}
+
 CLONES float sam_relpos_exp_row_bf16(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w,
                                      uint16_t *out) {
     const size_t n = h * w;

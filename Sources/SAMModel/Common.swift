@@ -107,6 +107,10 @@ public final class MLPBlock {
 
     public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
         if rec == nil && act.kind == .gelu {
+            if Precision.products == .bf16 {
+                // bf16: the hidden layer goes from the GELU straight to bf16, the second product's operand
+                return linearGELULinearBF16(x, w1: lin1.weight, b1: lin1.bias, w2: lin2.weight, b2: lin2.bias)
+            }
             // inference: lin1's bias and the GELU in one pass (no copy of the 4·C-wide activation)
             return lin2(linearGELU(x, weight: lin1.weight, bias: lin1.bias), nil)
         }

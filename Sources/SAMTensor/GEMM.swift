@@ -1,5 +1,6 @@
 // Matrix products, all through OpenBLAS's cblas_sgemm (fp32) or oneDNN's matmul (bf16); never a hand-written GEMM.
 import CBLAS
+import CSAMKernels
 import Foundation
 import Synchronization
 
@@ -150,6 +151,49 @@ public func linearGELU(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
             parallelChunks(rows, minChunk: max(1, 16384 / outF)) { r in
                 biasGELUInPlace(o + r.lowerBound * outF, rows: r.count, cols: outF, bias: bp.baseAddress!)
             }
+        }
+    }
+}
+
+/// linear(GELU(`x @ w1ᵀ + b1`), w2, b2) in bf16 mode: the hidden layer's bias and GELU in float32, written straight
+/// to bf16 for the second product (one pass over the 4·C-wide hidden layer instead of three: the GELU's, then the
+/// rounding of the second product's operand). The same values as `linear(linearGELU(…))` in bf16 mode, bit for bit.
+public func linearGELULinearBF16(_ x: Tensor, w1: Tensor, b1: Tensor?, w2: Tensor, b2: Tensor?) -> Tensor {
+    let (inF, hidden, rows, _) = linearShapes(x, w1, "linearGELULinearBF16")
+    precondition(w2.shape[1] == hidden, "linearGELULinearBF16: second weight \(w2.shape) for hidden width \(hidden)")
+    let outF = w2.shape[0]
+    var outShape = x.shape
+    outShape[outShape.count - 1] = outF
+    let h16 = UnsafeMutablePointer<UInt16>.allocate(capacity: rows * hidden)
+    defer { h16.deallocate() }
+    do {
+        // the float32 hidden layer lives only until its bf16 copy is made
+        let h = UnsafeMutablePointer<Float>.allocate(capacity: rows * hidden)
+        defer { h.deallocate() }
+        x.data.withUnsafeBufferPointer { xp in
+            w1.withMatrix { wp in
+                gemm(transB: true, m: rows, n: hidden, k: inF, a: .f32(xp.baseAddress!), lda: inF, b: wp, ldb: inF, c: h, ldc: hidden)
+            }
+        }
+        let bias = b1?.data ?? [Float](repeating: 0, count: hidden)
+        bias.withUnsafeBufferPointer { bp in
+            parallelChunks(rows, minChunk: max(1, 16384 / hidden)) { r in
+                sam_bias_gelu_bf16(h + r.lowerBound * hidden, r.count, hidden, bp.baseAddress!, h16 + r.lowerBound * hidden)
+            }
+        }
+    }
+    return Tensor(shape: outShape) { out in
+        let o = out.baseAddress!
+        if let b2 {
+            b2.data.withUnsafeBufferPointer { bp in
+                parallelChunks(rows, minChunk: max(1, 16384 / outF)) { r in
+                    for i in r { (o + i * outF).update(from: bp.baseAddress!, count: outF) }
+                }
+            }
+        }
+        w2.withMatrix { wp in
+            gemm(transB: true, m: rows, n: outF, k: hidden, a: .bf16(h16), lda: hidden, b: wp, ldb: hidden,
+                 beta: b2 == nil ? 0 : 1, c: o, ldc: outF)
         }
     }
 }

@@ -32,6 +32,10 @@ float sam_relpos_exp_row(float *row, size_t h, size_t w, const float *rel_h, con
 /// back to the row; returns 1/sum of the float32 values.
 float sam_relpos_exp_row_bf16(float *row, size_t h, size_t w, const float *rel_h, const float *rel_w, uint16_t *out);
 
+/// `sam_bias_gelu` written as bf16 (nearest even) to `out` instead of back to x: an MLP's hidden layer as the bf16
+/// product of its second linear takes it.
+void sam_bias_gelu_bf16(const float *x, size_t rows, size_t cols, const float *bias, uint16_t *out);
+
 /// The windowed attention's scores stored keys-major, st[key·nq + query] (h·w keys, nq queries), so that the vector
 /// lanes run along the queries whatever the window's width: st = (st + rel_h_t[ky·nq + q]) + rel_w_t[kx·nq + q] for
 /// key (ky, kx), then exp(st − the query's max) down each column; inv[q] = 1/(the column's sum, in key order).
