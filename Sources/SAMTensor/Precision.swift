@@ -120,22 +120,11 @@ final class BF16GEMM: @unchecked Sendable {
 
     private func entry(_ key: Key) -> Entry {
         if let e = cache.withLock({ $0[key] }) { return e }
-        var a = dnnl_memory_desc_t(), b = dnnl_memory_desc_t(), c = dnnl_memory_desc_t()
-        var ad: dnnl_dims_t = (Int64(key.m), Int64(key.k), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var asd: dnnl_dims_t = (Int64(key.sa0), Int64(key.sa1), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var bd: dnnl_dims_t = (Int64(key.k), Int64(key.n), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var bsd: dnnl_dims_t = (Int64(key.sb0), Int64(key.sb1), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var cd: dnnl_dims_t = (Int64(key.m), Int64(key.n), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var csd: dnnl_dims_t = (Int64(key.ldc), 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        Self.check(withUnsafePointer(to: &ad) { d in withUnsafePointer(to: &asd) { s in
-            dnnl_memory_desc_init_by_strides(&a, 2, UnsafeRawPointer(d).assumingMemoryBound(to: Int64.self),
-                                             dnnl_bf16, UnsafeRawPointer(s).assumingMemoryBound(to: Int64.self)) } }, "A descriptor")
-        Self.check(withUnsafePointer(to: &bd) { d in withUnsafePointer(to: &bsd) { s in
-            dnnl_memory_desc_init_by_strides(&b, 2, UnsafeRawPointer(d).assumingMemoryBound(to: Int64.self),
-                                             dnnl_bf16, UnsafeRawPointer(s).assumingMemoryBound(to: Int64.self)) } }, "B descriptor")
-        Self.check(withUnsafePointer(to: &cd) { d in withUnsafePointer(to: &csd) { s in
-            dnnl_memory_desc_init_by_strides(&c, 2, UnsafeRawPointer(d).assumingMemoryBound(to: Int64.self),
-                                             dnnl_f32, UnsafeRawPointer(s).assumingMemoryBound(to: Int64.self)) } }, "C descriptor")
+        guard var a = Self.matrix(rows: key.m, cols: key.k, strides: (key.sa0, key.sa1), dnnl_bf16),
+              var b = Self.matrix(rows: key.k, cols: key.n, strides: (key.sb0, key.sb1), dnnl_bf16),
+              var c = Self.matrix(rows: key.m, cols: key.n, strides: (key.ldc, 1), dnnl_f32) else {
+            preconditionFailure("oneDNN: no memory descriptor for a \(key.m)×\(key.k)×\(key.n) product")
+        }
         var desc = dnnl_matmul_desc_t()
         Self.check(dnnl_matmul_desc_init(&desc, &a, &b, nil, &c), "matmul descriptor")
         var attr: dnnl_primitive_attr_t?
@@ -170,18 +159,23 @@ final class BF16GEMM: @unchecked Sendable {
         }
     }
 
+    /// A rows × cols matrix descriptor with the given (row, column) strides in elements; nil if oneDNN refuses it.
+    static func matrix(rows: Int, cols: Int, strides: (Int, Int), _ type: dnnl_data_type_t) -> dnnl_memory_desc_t? {
+        var md = dnnl_memory_desc_t()
+        var dims: dnnl_dims_t = (Int64(rows), Int64(cols), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var st: dnnl_dims_t = (Int64(strides.0), Int64(strides.1), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let s = withUnsafePointer(to: &dims) { d in withUnsafePointer(to: &st) { p in
+            dnnl_memory_desc_init_by_strides(&md, 2, UnsafeRawPointer(d).assumingMemoryBound(to: Int64.self), type,
+                                             UnsafeRawPointer(p).assumingMemoryBound(to: Int64.self))
+        } }
+        return s == dnnl_success ? md : nil
+    }
+
     /// Whether oneDNN has a bf16 matmul for this CPU (it has none below AVX-512).
     func available() -> Bool {
-        var a = dnnl_memory_desc_t(), b = dnnl_memory_desc_t(), c = dnnl_memory_desc_t()
-        var d: dnnl_dims_t = (64, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var st: dnnl_dims_t = (64, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        let ok = withUnsafePointer(to: &d) { dp in withUnsafePointer(to: &st) { sp -> Bool in
-            let dims = UnsafeRawPointer(dp).assumingMemoryBound(to: Int64.self), strides = UnsafeRawPointer(sp).assumingMemoryBound(to: Int64.self)
-            return dnnl_memory_desc_init_by_strides(&a, 2, dims, dnnl_bf16, strides) == dnnl_success
-                && dnnl_memory_desc_init_by_strides(&b, 2, dims, dnnl_bf16, strides) == dnnl_success
-                && dnnl_memory_desc_init_by_strides(&c, 2, dims, dnnl_f32, strides) == dnnl_success
-        } }
-        guard ok else { return false }
+        guard var a = Self.matrix(rows: 64, cols: 64, strides: (64, 1), dnnl_bf16),
+              var b = Self.matrix(rows: 64, cols: 64, strides: (64, 1), dnnl_bf16),
+              var c = Self.matrix(rows: 64, cols: 64, strides: (64, 1), dnnl_f32) else { return false }
         var desc = dnnl_matmul_desc_t()
         guard dnnl_matmul_desc_init(&desc, &a, &b, nil, &c) == dnnl_success else { return false }
         var pd: dnnl_primitive_desc_t?
