@@ -216,10 +216,12 @@ final class SamPointDecoder: AMGPointDecoder {
             ModelPrompt(points: Tensor(shape: [1, 2], data: [Float(p.x * sx), Float(p.y * sy)]), labels: [1])
         }
         let sparse = model.promptEncoder.sparseEmbeddings(prompts)
-        let (lowRes, iou) = model.maskDecoder.decode(predictor.decoderImage(features), sparse: sparse, dense: nil,
-                                                     outputs: 1..<model.config.numMaskTokens)
-        let l = lowRes.shape[2]
+        let image = predictor.decoderImage(features)
         let model = self.model
+        let (lowRes, iou) = Precision.with(model.precision) {
+            model.maskDecoder.decode(image, sparse: sparse, dense: nil, outputs: 1..<model.config.numMaskTokens)
+        }
+        let l = lowRes.shape[2]
         return AMGDecodedBatch(masksPerPoint: lowRes.shape[1], iouPredictions: iou.data) { i in
             let (h, w) = cropSize
             return [Float](unsafeUninitializedCapacity: h * w) { out, n in

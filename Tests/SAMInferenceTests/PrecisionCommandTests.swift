@@ -1,7 +1,7 @@
 // `--precision` on the command line: `verify` judges a bf16 run by the bf16 tolerances (and fails it by fp32's
 // with --tolerance), `segment` writes bf16 results beside fp32's, and an unknown precision is refused.
 import Foundation
-import SAMInference
+@testable import SAMInference
 import SAMIO
 import SAMTensor
 import SAMTestSupport
@@ -77,5 +77,21 @@ final class PrecisionCommandTests: XCTestCase {
         XCTAssertEqual(e.split(separator: "\n").count, 1, e)
         XCTAssertTrue(e.contains("AVX-512"), e)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"))
+    }
+
+    /// The v1 mask generator decodes its points under the model's own precision, as the predictor does: the same
+    /// IoU predictions as `predict` on the same point, bf16 model or not, with no process-wide mode set.
+    func testGeneratorDecodesInTheModelsPrecision() throws {
+        try requireBF16()
+        let model = try SamLoader.load(checkpoint: v1, precision: .bf16)
+        let image = try ImageReader.readRGB(path: Paths.fixture("reference/image_small.png"))
+        let decoder = SamPointDecoder(model: model)
+        decoder.setImage(image)
+        XCTAssertEqual(Precision.products, .fp32)
+        let batch = decoder.decode([AMGPoint(60, 80)])
+        let p = SamPredictor(model: model)
+        p.setImage(image)
+        let pred = try p.predict(Prompt(points: [(x: 60, y: 80)], labels: [1]), multimaskOutput: true)
+        XCTAssertEqual(batch.iouPredictions, pred.iouPredictions)
     }
 }
