@@ -103,17 +103,9 @@ public enum AnyModel {
 
     /// The precision of the model's products (`Sam.precision`, `SAM2Model.precision`).
     public var precision: Precision {
-        get {
-            switch self {
-            case .sam(let m): return m.precision
-            case .sam2(let m): return m.precision
-            }
-        }
-        nonmutating set {
-            switch self {
-            case .sam(let m): m.precision = newValue
-            case .sam2(let m): m.precision = newValue
-            }
+        switch self {
+        case .sam(let m): return m.precision
+        case .sam2(let m): return m.precision
         }
     }
 

@@ -31,9 +31,6 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
         return try body()
     }
 
-    /// Sets `products` for the rest of the process (a command-line run of one model).
-    public static func use(_ mode: Precision) { modeBF16.store(mode == .bf16, ordering: .relaxed) }
-
     /// What the CPU does for bf16 products: oneDNN's implementation name for the MLP shape of ViT-B, and whether the
     /// CPU has native bf16 instructions (AVX512_BF16 or AMX-BF16). Without them oneDNN still runs bf16 products
     /// (converted to fp32 inside its kernels) but more slowly than fp32: `nativeNotice` says so.

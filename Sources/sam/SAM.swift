@@ -108,16 +108,16 @@ struct ModelOptions: ParsableArguments {
     /// Loads a model of either family: a SAM 2 or v1 checkpoint (told apart by its keys), or random weights of a
     /// --model-type.
     func loadAny() throws -> AnyModel {
-        if precision == .bf16 { try Precision.checkBF16() }
-        let m = try loadAnyModel()
-        usePrecision()
-        return m
+        try checkPrecision()
+        return try loadAnyModel()
     }
 
-    /// Sets the process's product precision to --precision, with the notice where the CPU has no native bf16.
-    func usePrecision() {
-        Precision.use(precision)
-        if precision == .bf16, let n = Precision.nativeNotice { FileHandle.standardError.write(Data((n + "\n").utf8)) }
+    /// For --precision bf16: refuses a CPU without bf16 products, and notes one that only emulates them. The model
+    /// then carries its precision, and its predictors run its passes under it.
+    func checkPrecision() throws {
+        guard precision == .bf16 else { return }
+        try Precision.checkBF16()
+        if let n = Precision.nativeNotice { FileHandle.standardError.write(Data((n + "\n").utf8)) }
     }
 
     private func loadAnyModel() throws -> AnyModel {
@@ -147,11 +147,10 @@ struct ModelOptions: ParsableArguments {
     /// than the CPU's.
     func load() throws -> Sam {
         try requireModel()
-        if precision == .bf16 { try Precision.checkBF16() }
+        try checkPrecision()
         Self.printBLASNotice()
         let m = try checkpoint.map { try SamLoader.load(checkpoint: $0, config: modelType.flatMap { SAMConfig.presets[$0] }, precision: precision) }
             ?? SamLoader.random(config: SAMConfig.presets[modelType!]!, precision: precision)
-        usePrecision()
         return m
     }
 
