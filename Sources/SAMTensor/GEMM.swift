@@ -110,20 +110,22 @@ private func linearShapes(_ x: Tensor, _ weight: Tensor, _ caller: String) -> (I
     return (inF, outF, x.count / inF, outShape)
 }
 
+/// C starts as the bias in every row (the product then adds onto it, beta = 1), rows spread over the cores.
+private func fillRows(_ o: UnsafeMutablePointer<Float>, rows: Int, with bias: Tensor) {
+    let n = bias.count
+    bias.data.withUnsafeBufferPointer { bp in
+        parallelChunks(rows, minChunk: max(1, 16384 / n)) { r in
+            for i in r { (o + i * n).update(from: bp.baseAddress!, count: n) }
+        }
+    }
+}
+
 /// `x @ weightᵀ + bias` over the last axis (PyTorch `nn.Linear`).
 /// - x: [..., in]; weight: [out, in]; bias: [out] or nil. Returns [..., out].
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let (inF, outF, rows, outShape) = linearShapes(x, weight, "linear")
     return Tensor(shape: outShape) { out in
-        if let bias {
-            // C starts as the bias in every row (the product adds onto it, beta = 1), rows spread over the cores
-            bias.data.withUnsafeBufferPointer { bp in
-                let o = out.baseAddress!
-                parallelChunks(rows, minChunk: max(1, 16384 / outF)) { r in
-                    for i in r { (o + i * outF).update(from: bp.baseAddress!, count: outF) }
-                }
-            }
-        }
+        if let bias { fillRows(out.baseAddress!, rows: rows, with: bias) }
         x.data.withUnsafeBufferPointer { xp in
             weight.withMatrix { wp in
                 gemm(transB: true, m: rows, n: outF, k: inF, a: .f32(xp.baseAddress!), lda: inF,
@@ -184,13 +186,7 @@ public func linearGELULinearBF16(_ x: Tensor, w1: Tensor, b1: Tensor?, w2: Tenso
     }
     return Tensor(shape: outShape) { out in
         let o = out.baseAddress!
-        if let b2 {
-            b2.data.withUnsafeBufferPointer { bp in
-                parallelChunks(rows, minChunk: max(1, 16384 / outF)) { r in
-                    for i in r { (o + i * outF).update(from: bp.baseAddress!, count: outF) }
-                }
-            }
-        }
+        if let b2 { fillRows(o, rows: rows, with: b2) }
         w2.withMatrix { wp in
             gemm(transB: true, m: rows, n: outF, k: hidden, a: .bf16(h16), lda: hidden, b: wp, ldb: hidden,
                  beta: b2 == nil ? 0 : 1, c: o, ldc: outF)
