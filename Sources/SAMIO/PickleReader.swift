@@ -73,7 +73,7 @@ indirect enum PickleValue {
 /// Reads a torch checkpoint pickle whose top level is a dict (plain or `OrderedDict`) of tensors.
 ///
 /// Allowed globals: `collections.OrderedDict`, `torch._utils._rebuild_tensor_v2`, `torch.FloatStorage`,
-/// `torch.HalfStorage`, `torch.BFloat16Storage`. Any other global throws `IOError.forbiddenGlobal` as soon as the
+/// `torch.HalfStorage`, `torch.BFloat16Storage`, `torch.LongStorage`. Any other global throws `IOError.forbiddenGlobal` as soon as the
 /// GLOBAL / STACK_GLOBAL opcode names it (other torch storage types throw `.unsupported`). Nothing is ever executed:
 /// REDUCE only matches the two callables above by name and records what they would build.
 struct PickleReader {
@@ -205,10 +205,11 @@ struct PickleReader {
     private func global(module: String, name: String) throws -> PickleValue {
         switch (module, name) {
         case ("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
-             ("torch", "FloatStorage"), ("torch", "HalfStorage"), ("torch", "BFloat16Storage"):
+             ("torch", "FloatStorage"), ("torch", "HalfStorage"), ("torch", "BFloat16Storage"),
+             ("torch", "LongStorage"):
             return .global(module: module, name: name)
         case ("torch", let n) where n.hasSuffix("Storage") && !n.contains("."):
-            throw IOError.unsupported(path, "tensor storage type torch.\(n): only float32, float16 and bfloat16 tensors are read")
+            throw IOError.unsupported(path, "tensor storage type torch.\(n): only float32, float16, bfloat16 and int64 tensors are read")
         default:
             throw IOError.forbiddenGlobal(path, module: module, name: name)
         }
@@ -260,6 +261,7 @@ struct PickleReader {
         case "FloatStorage": dtype = .float32
         case "HalfStorage": dtype = .float16
         case "BFloat16Storage": dtype = .bfloat16
+        case "LongStorage": dtype = .int64
         default: throw IOError.corrupt(path, "persistent id names torch.\(typeName), which is not a storage type")
         }
         guard case .string(let key) = t[2], !key.isEmpty, key.count <= 64,

@@ -5,7 +5,7 @@ import Foundation
 import SAMTensor
 
 /// safetensors: `u64 N` little-endian, then N bytes of JSON `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}`,
-/// then the data region, to which the offsets are relative. F32, F16 and BF16 are read; other dtypes throw `.unsupported`.
+/// then the data region, to which the offsets are relative. F32, F16, BF16 and I64 (exact in float32 only) are read; other dtypes throw `.unsupported`.
 enum SafetensorsReader {
     /// Largest JSON header accepted (the reference implementation's own limit is 100 MB).
     static let maxHeaderBytes = 100_000_000
@@ -47,7 +47,8 @@ enum SafetensorsReader {
             case "F32": dtype = .float32
             case "F16": dtype = .float16
             case "BF16": dtype = .bfloat16
-            default: throw IOError.unsupported(path, "tensor '\(name)' has dtype \(dt); only F32, F16 and BF16 are read")
+            case "I64": dtype = .int64
+            default: throw IOError.unsupported(path, "tensor '\(name)' has dtype \(dt); only F32, F16, BF16 and I64 are read")
             }
             guard let shapeAny = info["shape"] as? [Any], shapeAny.count <= 16 else {
                 throw IOError.corrupt(path, "safetensors entry '\(name)' has no shape list of rank ≤ 16")
@@ -84,7 +85,7 @@ enum SafetensorsReader {
             } else {
                 var bad: Int?
                 t = Tensor(shape: e.shape) { dst in bad = e.dtype.convert(bytes.baseAddress!, count: numel, into: dst.baseAddress!) }
-                if let i = bad { throw IOError.nonFinite(path, key: e.name, index: i, shape: e.shape, value: t.data[i]) }
+                if let i = bad { throw badValue(path: path, key: e.name, dtype: e.dtype, index: i, shape: e.shape, value: t.data[i]) }
             }
             out.names.append(e.name)
             out.tensors[e.name] = t

@@ -65,7 +65,7 @@ func materializeView(path: String, what: String, dtype: StorageDType, storage: U
         let t = Tensor(shape: shape) { dst in
             bad = dtype.convert(src + offset * dtype.size, count: n, into: dst.baseAddress!)
         }
-        if let i = bad { throw IOError.nonFinite(path, key: what, index: i, shape: shape, value: t.data[i]) }
+        if let i = bad { throw badValue(path: path, key: what, dtype: dtype, index: i, shape: shape, value: t.data[i]) }
         return t
     }
     // Strided gather: an odometer over all but the last dimension, the last one walked by its stride.
@@ -95,7 +95,17 @@ func materializeView(path: String, what: String, dtype: StorageDType, storage: U
         }
     }
     if let i = t.data.firstIndex(where: { !$0.isFinite }) {
-        throw IOError.nonFinite(path, key: what, index: i, shape: shape, value: t.data[i])
+        throw badValue(path: path, key: what, dtype: dtype, index: i, shape: shape, value: t.data[i])
     }
     return t
+}
+
+/// The error for element `index` that `StorageDType.convert` refused: a non-finite float, or an int64 that float32 does
+/// not hold exactly.
+func badValue(path: String, key: String, dtype: StorageDType, index: Int, shape: [Int], value: Float) -> IOError {
+    if dtype == .int64 {
+        return .unsupported(path, "tensor '\(key)': int64 element \(index) of shape \(shape) is beyond ±\(StorageDType.exactIntegerLimit), "
+                            + "which float32 does not hold exactly")
+    }
+    return .nonFinite(path, key: key, index: index, shape: shape, value: value)
 }

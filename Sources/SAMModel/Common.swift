@@ -162,3 +162,53 @@ public final class ConvTranspose2d {
         return y
     }
 }
+
+/// `nn.BatchNorm2d(channels, eps)` in eval mode on N×C×H×W: (x − running_mean) / √(running_var + eps) · weight + bias,
+/// applied as one scale and shift per channel. `num_batches_tracked` is read when the file has it (PyTorch saves it;
+/// evaluation does not use it). Random weights: weight and running_var 1, bias and running_mean 0.
+public final class BatchNorm2d {
+    public let name: String
+    public let weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor
+    public let eps: Float
+    /// weight / √(running_var + eps) and bias − running_mean · scale, per channel.
+    public let scale: [Float], shift: [Float]
+
+    public init(_ w: WeightStore, _ name: String, _ channels: Int, eps: Float = 1e-5) {
+        self.name = name
+        self.eps = eps
+        weight = w.take("\(name).weight", [channels], init: .ones)
+        bias = w.take("\(name).bias", [channels], init: .zeros)
+        runningMean = w.take("\(name).running_mean", [channels], init: .zeros)
+        runningVar = w.take("\(name).running_var", [channels], init: .ones)
+        _ = w.takeOptional("\(name).num_batches_tracked", [])
+        var s = [Float](repeating: 0, count: channels), t = s
+        if weight.count == channels {  // not a shapes-only walk
+            for c in 0..<channels {
+                s[c] = weight.data[c] / (runningVar.data[c] + eps).squareRoot()
+                t[c] = bias.data[c] - runningMean.data[c] * s[c]
+            }
+        }
+        scale = s
+        shift = t
+    }
+
+    /// x · scale + shift per channel, in place, on N×C×H×W.
+    public func apply(_ x: inout Tensor) {
+        let c = scale.count, n = x.shape[0], plane = x.count / max(1, n * c)
+        precondition(x.rank == 4 && x.shape[1] == c, "\(name): input \(x.shape) does not have \(c) channels")
+        x.data.withUnsafeMutableBufferPointer { p in
+            parallelItems(n * c) { i in
+                let ch = i % c, sc = scale[ch], sh = shift[ch]
+                let base = p.baseAddress! + i * plane
+                for j in 0..<plane { base[j] = base[j] * sc + sh }
+            }
+        }
+    }
+
+    public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        var y = x
+        apply(&y)
+        rec.record(name, y)
+        return y
+    }
+}

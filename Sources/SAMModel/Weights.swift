@@ -79,6 +79,24 @@ public final class WeightStore {
         }
     }
 
+    /// The tensor under `key` if the checkpoint has one (then it must have `shape`), nil otherwise: for buffers that
+    /// some versions of a reference save and others do not (BatchNorm's `num_batches_tracked`, TinyViT's
+    /// `attention_bias_idxs`). A key taken here is never reported missing; its shape is still checked.
+    public func takeOptional(_ key: String, _ shape: [Int]) -> Tensor? {
+        switch source {
+        case .tensors(let all):
+            guard all[key] != nil else { return nil }
+            return take(key, shape)
+        case .random, .shapesOnly:
+            optionalKeys.insert(key)
+            requested.append((key, shape))
+            return nil
+        }
+    }
+
+    /// Keys `takeOptional` asked for: `compare` does not report them missing.
+    private var optionalKeys = Set<String>()
+
     /// Throws `ModelLoadError.keys` if any key was missing, mis-shaped, or present in the checkpoint but unused.
     public func finish() throws {
         guard case .tensors(let all) = source else { return }
@@ -104,7 +122,10 @@ public final class WeightStore {
     public func compare(_ tensors: [String: Tensor]) throws {
         var seen = Set<String>(), missing: [String] = [], misshaped: [String] = []
         for (key, shape) in requested where seen.insert(key).inserted {
-            guard let t = tensors[key] else { missing.append(key); continue }
+            guard let t = tensors[key] else {
+                if !optionalKeys.contains(key) { missing.append(key) }
+                continue
+            }
             if t.shape != shape { misshaped.append("\(key) (expected \(shape), found \(t.shape))") }
         }
         let unexpected = tensors.keys.filter { !seen.contains($0) }.sorted()

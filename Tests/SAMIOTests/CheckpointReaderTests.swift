@@ -177,6 +177,19 @@ final class CheckpointReaderTests: XCTestCase {
         }
     }
 
+    /// torch.LongStorage (BatchNorm's num_batches_tracked, TinyViT's attention_bias_idxs) is read as float32 when
+    /// exact; a value beyond 2²⁴ is refused naming the key.
+    func testInt64StoragesFromPyTorch() throws {
+        let got = try CheckpointReader.read(path: CheckpointFixtures.path("int64.pth"))
+        XCTAssertEqual(got["bn.num_batches_tracked"], Tensor(shape: [], data: [7]))
+        XCTAssertEqual(got["attn.attention_bias_idxs"], Tensor(shape: [2, 2], data: [0, 1, 2, -3]))
+        XCTAssertEqual(got["bn.weight"], Tensor(shape: [2], data: [1.5, -2]))
+        XCTAssertEqual(got.sourceDTypes["bn.num_batches_tracked"], "int64")
+        assertIOError(try CheckpointReader.read(path: CheckpointFixtures.path("bad_int64_range.pth")), ["'n'", "int64"]) {
+            if case .unsupported = $0 { return true } else { return false }
+        }
+    }
+
     func testViewOutsideStorage() {
         assertIOError(try CheckpointReader.read(path: CheckpointFixtures.path("bad_view_out_of_range.pth")), ["'w'", "storage of 4"]) {
             if case .corrupt = $0 { return true } else { return false }

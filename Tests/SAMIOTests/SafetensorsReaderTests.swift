@@ -25,7 +25,17 @@ final class SafetensorsReaderTests: XCTestCase {
     }
 
     func testUnsupportedDTypeNamesTheKey() {
-        assertIOError(try CheckpointReader.read(path: CheckpointFixtures.path("bad_dtype.safetensors")), ["'labels'", "I64"]) {
+        assertIOError(try CheckpointReader.read(path: CheckpointFixtures.path("bad_dtype.safetensors")), ["'labels'", "U8"]) {
+            if case .unsupported = $0 { return true } else { return false }
+        }
+    }
+
+    /// I64 tensors (index tables) are read as float32 when every value is exact there (|v| ≤ 2²⁴), refused otherwise.
+    func testInt64ReadExactlyOrRefusedByName() throws {
+        let got = try CheckpointReader.read(path: CheckpointFixtures.path("int64.safetensors"))
+        XCTAssertEqual(got["idx"], Tensor(shape: [2, 2], data: [0, 1, -3, 16_777_216]))
+        XCTAssertEqual(got.sourceDTypes["idx"], "int64")
+        assertIOError(try CheckpointReader.read(path: CheckpointFixtures.path("bad_int64_range.safetensors")), ["'n'", "int64", "16777216"]) {
             if case .unsupported = $0 { return true } else { return false }
         }
     }

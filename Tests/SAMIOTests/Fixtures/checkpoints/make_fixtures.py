@@ -224,13 +224,23 @@ def main():
                  {"0": struct.pack("<6f", 1, 2, 3, 4, 5, 6)})
     # A pickle cut inside a string.
     handmade_zip(out("bad_pickle_truncated.pth"), "hand", b"\x80\x02}X\xe8\x03\x00\x00abc")
-    # safetensors with an int64 tensor, and with offsets past the data.
+    # safetensors with an unsupported (uint8) tensor, and with offsets past the data; int64 tensors, exact in float32
+    # and beyond it.
     def raw_safetensors(path, header, data):
         h = json.dumps(header).encode()
         open(path, "wb").write(struct.pack("<Q", len(h)) + h + data)
     raw_safetensors(out("bad_dtype.safetensors"),
                     {"ok": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
-                     "labels": {"dtype": "I64", "shape": [1], "data_offsets": [4, 12]}}, b"\0" * 12)
+                     "labels": {"dtype": "U8", "shape": [4], "data_offsets": [4, 8]}}, b"\0" * 8)
+    raw_safetensors(out("int64.safetensors"),
+                    {"idx": {"dtype": "I64", "shape": [2, 2], "data_offsets": [0, 32]}},
+                    struct.pack("<4q", 0, 1, -3, 1 << 24))
+    raw_safetensors(out("bad_int64_range.safetensors"),
+                    {"n": {"dtype": "I64", "shape": [2], "data_offsets": [0, 16]}}, struct.pack("<2q", 5, (1 << 24) + 1))
+    # int64 tensors in a .pth: BatchNorm's num_batches_tracked, an index table, and a count float32 cannot hold
+    torch.save({"bn.weight": torch.tensor([1.5, -2.0]), "bn.num_batches_tracked": torch.tensor(7),
+                "attn.attention_bias_idxs": torch.tensor([[0, 1], [2, -3]])}, out("int64.pth"))
+    torch.save({"n": torch.tensor(2 ** 40)}, out("bad_int64_range.pth"))
     raw_safetensors(out("bad_offsets.safetensors"),
                     {"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, b"\0" * 8)
     open(out("bad_header_length.safetensors"), "wb").write(struct.pack("<Q", 1 << 40) + b"{}")
