@@ -280,3 +280,40 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(y.data, [31.5, 62.5, 42.5, 84.5, 93.5, 124.5, 126.5, 168.5])
     }
 }
+
+/// The depthwise and grouped convolutions against `conv2d` run one group at a time (the same sums).
+final class GroupedConvolutionTests: XCTestCase {
+    func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
+        var rng = SplitMix64(seed: seed)
+        return Tensor(shape: shape) { p in for i in p.indices { p[i] = rng.nextFloat() * 2 - 1 } }
+    }
+
+    /// Group `g` of x's channels, of size `size`, as its own tensor.
+    func channels(_ x: Tensor, _ range: Range<Int>) -> Tensor { slice(x, axis: 1, range) }
+
+    func testDepthwiseMatchesPerChannelConv() {
+        for (k, s, p, mult) in [(3, 1, 1, 1), (3, 2, 1, 1), (5, 1, 2, 2), (3, 2, 0, 1), (7, 2, 3, 1)] {
+            let x = randomTensor([2, 3, 11, 9], seed: UInt64(k * 10 + s))
+            let w = randomTensor([3 * mult, 1, k, k], seed: 7), b = randomTensor([3 * mult], seed: 8)
+            let got = depthwiseConv2d(x, weight: w, bias: b, stride: s, padding: p)
+            let parts = (0..<3).map { c in
+                conv2d(channels(x, c..<(c + 1)), weight: slice(w, axis: 0, (c * mult)..<((c + 1) * mult)),
+                       bias: slice(b, axis: 0, (c * mult)..<((c + 1) * mult)), stride: s, padding: p)
+            }
+            let want = concat(parts, axis: 1)
+            XCTAssertEqual(got.shape, want.shape)
+            for i in 0..<got.count { XCTAssertEqual(got.data[i], want.data[i], accuracy: 1e-5, "k\(k) s\(s) p\(p) m\(mult) @\(i)") }
+        }
+    }
+
+    func testGroupedOneByOneMatchesPerGroupConv() {
+        let x = randomTensor([2, 6, 5, 4], seed: 3), w = randomTensor([9, 2, 1, 1], seed: 4), b = randomTensor([9], seed: 5)
+        let got = groupedConv1x1(x, weight: w, bias: b, groups: 3)
+        let want = concat((0..<3).map { g in
+            conv2d(channels(x, (2 * g)..<(2 * g + 2)), weight: slice(w, axis: 0, (3 * g)..<(3 * g + 3)),
+                   bias: slice(b, axis: 0, (3 * g)..<(3 * g + 3)), stride: 1, padding: 0)
+        }, axis: 1)
+        XCTAssertEqual(got.shape, want.shape)
+        for i in 0..<got.count { XCTAssertEqual(got.data[i], want.data[i], accuracy: 1e-5) }
+    }
+}
