@@ -183,10 +183,11 @@ public enum Benchmark {
         var r = BenchmarkResult()
         r.batch = batch
         r.precision = any.precision
-        let s: Int
+        // the encoder's input side (EfficientViT-SAM's L models: 512) and the prompts' frame (1024)
+        let s: Int, frame: Int
         switch any {
-        case .sam(let m): s = m.config.imageSize
-        case .sam2(let m): s = m.config.imageSize
+        case .sam(let m): (s, frame) = (m.config.encoderInputSize, m.config.imageSize)
+        case .sam2(let m): (s, frame) = (m.config.imageSize, m.config.imageSize)
         }
         let input = Tensor(shape: [1, 3, s, s]) { p in
             for i in p.indices {
@@ -197,7 +198,7 @@ public enum Benchmark {
         let predictor = any.makePredictor()
         let encode: () -> Void
         if let p = predictor as? SamPredictor {
-            encode = { p.setPreprocessed(input, originalSize: (s, s), inputSize: (s, s)) }
+            encode = { p.setPreprocessed(input, originalSize: (frame, frame), inputSize: (frame, frame)) }
         } else {
             let p = predictor as! SAM2Predictor
             encode = { p.setPreprocessed(input, originalSize: (s, s)) }

@@ -17,7 +17,13 @@ import SAMTensor
 /// a zero-padded token is the bias, and proj's outputs at the padding are dropped), T = N for every block; and whose
 /// attentions over at most `keysMajorMaxTokens` (512, the windows) take each relative-position term from one product with the
 /// table's 2s − 1 distinct rows, 2·2·L·(2s − 1)·C per window (`attentionDecomposedRelPos`, keys-major path).
+/// TinyViT and EfficientViT-SAM encoders: their configurations' own analytic counts (`gflops`).
 public func encoderFLOPs(_ c: SAMConfig, asIssued: Bool = false) -> Int {
+    switch c.encoder {
+    case .vit: break
+    case .tinyViT(let t): return Int((t.gflops * 1e9).rounded())
+    case .efficientViT(let e): return Int((e.gflops * 1e9).rounded())
+    }
     let g = c.gridSize, n = g * g, ch = c.encoderEmbedDim, m = c.encoderMLPDim, w = c.windowSize
     var f = 2 * n * ch * 3 * c.patchSize * c.patchSize
     for b in 0..<c.encoderDepth {
@@ -69,7 +75,7 @@ public func encoderFLOPs(_ c: SAM2Config, asIssued: Bool = false) -> Int {
 /// One row of the size comparison.
 public struct ModelSizeRow: Sendable {
     public var name: String
-    /// "SAM" or "SAM 2.1".
+    /// "SAM", "SAM 2.1", "MobileSAM", "HQ-SAM", "Light HQ-SAM" or "EfficientViT-SAM".
     public var family: String
     /// Encoder embedding dim (Hiera: of its first stage), blocks, heads ("12"; Hiera: first → last stage, "1→8"),
     /// global-attention blocks.
@@ -126,8 +132,17 @@ public enum ModelSize {
         switch model {
         case .sam(let m):
             let c = m.config
-            return ModelSizeRow(name: name, family: "SAM", embedDim: c.encoderEmbedDim, depth: c.encoderDepth,
-                                heads: "\(c.encoderNumHeads)", globalBlocks: c.encoderGlobalAttnIndexes, parameters: c.parameterCount,
+            var (embed, depth, heads, global) = (c.encoderEmbedDim, c.encoderDepth, "\(c.encoderNumHeads)", c.encoderGlobalAttnIndexes)
+            switch c.encoder {
+            case .vit: break
+            case .tinyViT(let t):
+                (embed, depth, global) = (t.embedDims.first ?? 0, t.depths.reduce(0, +), [])
+                heads = "\(t.numHeads.first ?? 0)→\(t.numHeads.last ?? 0)"
+            case .efficientViT(let e):
+                (embed, depth, heads, global) = (e.stemWidth, e.blockCount, "–", [])
+            }
+            return ModelSizeRow(name: name, family: c.familyName, embedDim: embed, depth: depth,
+                                heads: heads, globalBlocks: global, parameters: c.parameterCount,
                                 encoderGFLOP: Double(encoderFLOPs(c)) / 1e9, measuredEncoderGFLOP: 0, encoderSeconds: 0,
                                 decoderSeconds: 0, peakBytes: 0)
         case .sam2(let m):

@@ -77,6 +77,8 @@ public struct DumpCase {
     public var masks: (shape: [Int], values: [UInt8])?
     public var iou: Tensor?
     public var lowRes: Tensor?
+    /// HQ-SAM: the run's `hq_token_only` (root attribute; false when absent).
+    public var hqTokenOnly: Bool
 
     /// Reads `inputs/…` and `outputs/…` of a dump.
     public init(_ f: HDF5File) throws {
@@ -91,6 +93,7 @@ public struct DumpCase {
         masks = f.contains("outputs/masks") ? try f.readUInt8("outputs/masks") : nil
         iou = f.contains("outputs/iou_predictions") ? try f.readTensor("outputs/iou_predictions") : nil
         lowRes = f.contains("outputs/low_res_logits") ? try f.readTensor("outputs/low_res_logits") : nil
+        hqTokenOnly = (f.intAttribute("hq_token_only") ?? 0) != 0
     }
 
     /// The prompt a dump group holds: `GROUP/point_coords` N×2 with `GROUP/point_labels` N, `GROUP/box` 4,
@@ -140,7 +143,9 @@ public enum Verifier {
         let moduleNames = names.filter { !$0.hasPrefix("inputs/") && !$0.hasPrefix("outputs/") }
         let c = try DumpCase(f)
         let predictor = SamPredictor(model: model)
-        let embeddingName = model.imageEncoder.name
+        predictor.hqTokenOnly = c.hqTokenOnly
+        // HQ-SAM's encoder returns (embedding, interm_embeddings): the embedding is its output 0
+        let embeddingName = model.imageEncoder.name + (model.hqDecoder != nil ? ":0" : "")
         let (report, rec, pred) = try run(file: f, case: c, moduleNames: moduleNames, tolerance: tolerance, strict: strict,
                                           writeDump: writeDump, recorded: { rec, maskInput in
             predictor.setImage(c.image, rec)
@@ -148,6 +153,7 @@ public enum Verifier {
         }, fast: { maskInput in
             // the path users run, from the same image and prompt
             let fast = SamPredictor(model: fastPathModel)
+            fast.hqTokenOnly = c.hqTokenOnly
             fast.setImage(c.image)
             return (try fast.predict(c.prompt, maskInput: maskInput, multimaskOutput: c.multimask), fast.features.map { (embeddingName, $0) })
         })

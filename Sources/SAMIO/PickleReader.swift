@@ -104,11 +104,16 @@ struct PickleReader {
             throw IOError.corrupt(path, "checkpoint pickle's top level is a \(top.kind), not a dict of tensors")
         }
         // SAM 2's layout, `torch.save({"model": state_dict})` (training files add "optimizer", "epoch", ...: the
-        // state dict under "model" is what a model loads; the other entries are not read)
+        // state dict under "model" is what a model loads; the other entries are not read), and EfficientViT-SAM's
+        // optional `{"state_dict": state_dict}`
         // ref: sam2/build_sam.py@1.1.0 (_load_checkpoint: torch.load(ckpt_path)["model"])
-        if let i = d.keys.firstIndex(where: { if case .string("model") = $0 { return true } else { return false } }),
-           case .dict(let inner) = d.values[i] {
-            d = inner
+        // ref: efficientsam/models/utils/network.py@1.0.0 (load_state_dict_from_file: checkpoint["state_dict"])
+        for wrapper in ["model", "state_dict"] {
+            if let i = d.keys.firstIndex(where: { if case .string(wrapper) = $0 { return true } else { return false } }),
+               case .dict(let inner) = d.values[i] {
+                d = inner
+                break
+            }
         }
         var out: [(String, PickleTensor)] = []
         out.reserveCapacity(d.keys.count)

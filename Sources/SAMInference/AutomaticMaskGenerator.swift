@@ -216,10 +216,21 @@ final class SamPointDecoder: AMGPointDecoder {
             ModelPrompt(points: Tensor(shape: [1, 2], data: [Float(p.x * sx), Float(p.y * sy)]), labels: [1])
         }
         let sparse = model.promptEncoder.sparseEmbeddings(prompts)
-        let image = predictor.decoderImage(features)
         let model = self.model
-        let (lowRes, iou) = Precision.with(model.precision) {
-            model.maskDecoder.decode(image, sparse: sparse, dense: nil, outputs: 1..<model.config.numMaskTokens)
+        let lowRes: Tensor, iou: Tensor
+        if let hq = model.hqDecoder {
+            // HQ-SAM's generator: predict_torch(multimask_output=True, hq_token_only=False), one mask per point (the
+            // best of SAM's three plus the HQ mask)
+            // ref: segment_anything_hq/automatic_mask_generator.py@0.3 (_process_batch)
+            guard let image = try? predictor.hqDecoderImage(hq, features) else { preconditionFailure("decode before setImage") }
+            (lowRes, iou) = Precision.with(model.precision) {
+                hq.decode(image, sparse: sparse, dense: nil, multimaskOutput: true, hqTokenOnly: predictor.hqTokenOnly)
+            }
+        } else {
+            let image = predictor.decoderImage(features)
+            (lowRes, iou) = Precision.with(model.precision) {
+                model.maskDecoder.decode(image, sparse: sparse, dense: nil, outputs: 1..<model.config.numMaskTokens)
+            }
         }
         let l = lowRes.shape[2]
         return AMGDecodedBatch(masksPerPoint: lowRes.shape[1], iouPredictions: iou.data) { i in

@@ -13,11 +13,14 @@ public struct EmbeddingFile {
     public var imageFile: String
     /// SAM 2: the two high-resolution feature levels the decoder adds in its upscaling (`high_res_feats:0/1`).
     public var highRes: [Tensor] = []
+    /// HQ-SAM: the encoder's early feature its decoder fuses (`interm_embeddings:0`, 1×64×64×C).
+    public var interm: Tensor?
 
     public init(embedding: Tensor, checkpointFingerprint: String, originalSize: (h: Int, w: Int), inputSize: (h: Int, w: Int),
-                imageFile: String, highRes: [Tensor] = []) {
+                imageFile: String, highRes: [Tensor] = [], interm: Tensor? = nil) {
         self.embedding = embedding; self.checkpointFingerprint = checkpointFingerprint
         self.originalSize = originalSize; self.inputSize = inputSize; self.imageFile = imageFile; self.highRes = highRes
+        self.interm = interm
     }
 
     /// Writes the file (atomically: `HDF5File` renames its temporary onto `path` when closed).
@@ -25,6 +28,7 @@ public struct EmbeddingFile {
         let f = try HDF5File.create(path: path)
         try f.write("image_embedding", embedding)
         for (i, t) in highRes.enumerated() { try f.write("high_res_feats:\(i)", t) }
+        if let interm { try f.write("interm_embeddings:0", interm) }
         try f.setAttribute("checkpoint_fingerprint", checkpointFingerprint)
         try f.setAttribute("image", imageFile)
         try f.setAttribute("original_height", originalSize.h)
@@ -44,7 +48,8 @@ public struct EmbeddingFile {
         var high: [Tensor] = []
         while f.contains("high_res_feats:\(high.count)") { high.append(try f.readTensor("high_res_feats:\(high.count)")) }
         return EmbeddingFile(embedding: try f.readTensor("image_embedding"), checkpointFingerprint: fp, originalSize: (oh, ow),
-                             inputSize: (ih, iw), imageFile: f.stringAttribute("image") ?? "", highRes: high)
+                             inputSize: (ih, iw), imageFile: f.stringAttribute("image") ?? "", highRes: high,
+                             interm: f.contains("interm_embeddings:0") ? try f.readTensor("interm_embeddings:0") : nil)
     }
 }
 
@@ -61,13 +66,19 @@ extension EmbeddingFile {
         guard embedding.shape == [1, model.config.outChans, g, g] else {
             throw InputError(path, "image_embedding has shape \(embedding.shape), expected \([1, model.config.outChans, g, g])")
         }
+        if let v = model.config.hqVitDim {
+            guard let interm, interm.shape == [1, g, g, v] else {
+                throw InputError(path, "interm_embeddings:0 is \(interm.map { "of shape \($0.shape)" } ?? "missing"); this HQ-SAM model needs \([1, g, g, v])")
+            }
+        }
     }
 
     /// Reads the embedding at `path`, checks it (`check`) and sets it on `predictor`.
     public static func load(path: String, into predictor: SamPredictor, checkpoint: String, image: RGBImage, imagePath: String) throws {
         let e = try read(path: path)
         try e.check(model: predictor.model, checkpoint: checkpoint, image: image, imagePath: imagePath, path: path)
-        predictor.setEmbedding(e.embedding, originalSize: e.originalSize, inputSize: e.inputSize)
+        predictor.setEmbedding(e.embedding, originalSize: e.originalSize, inputSize: e.inputSize,
+                               interm: predictor.model.hqDecoder != nil ? e.interm : nil)
     }
 }
 
@@ -76,7 +87,7 @@ extension EmbeddingFile {
     public static func of(_ predictor: any PromptPredictor, fingerprint: String, imageFile: String) -> EmbeddingFile? {
         if let p = predictor as? SamPredictor, let f = p.features {
             return EmbeddingFile(embedding: f, checkpointFingerprint: fingerprint, originalSize: p.originalSize,
-                                 inputSize: p.inputSize, imageFile: imageFile)
+                                 inputSize: p.inputSize, imageFile: imageFile, interm: p.intermFeatures)
         }
         if let p = predictor as? SAM2Predictor, let f = p.features {
             return EmbeddingFile(embedding: f.imageEmbed, checkpointFingerprint: fingerprint, originalSize: p.originalSize,

@@ -117,12 +117,12 @@ public enum AnyModel {
     }
 }
 
-/// A checkpoint that is neither a SAM 2 nor a SAM v1 model.
+/// A checkpoint of no model the toolkit knows.
 public struct UnknownModelFile: Error, CustomStringConvertible, Equatable {
     public let path: String
     public var description: String {
-        "\(path): neither a SAM 2 checkpoint (no image_encoder.trunk.patch_embed.proj.weight) nor a SAM v1 one "
-            + "(no image_encoder.patch_embed.proj.weight)"
+        "\(path): not a checkpoint of a known model: no image_encoder.trunk.* (SAM 2), image_encoder.patch_embed.proj.weight "
+            + "(SAM, HQ-SAM), image_encoder.layers.* (MobileSAM) or image_encoder.backbone.* (EfficientViT-SAM)"
     }
 }
 
@@ -137,6 +137,7 @@ public enum ModelLoader {
             return .sam2(try SAM2Loader.build(tensors: file.tensors, path: path, config: sam2Config, precision: precision))
         }
         let v1 = HFKeys.isHuggingFace(file.tensors) || file.tensors["image_encoder.patch_embed.proj.weight"] != nil
+            || SAMConfig.encoderFamily(of: file.tensors) != "ViT"
         guard v1 else { throw UnknownModelFile(path: path) }
         if sam2Config != nil { throw InputError(path, "a SAM v1 checkpoint, but a SAM 2 model type was given") }
         return .sam(try SamLoader.load(checkpoint: path, config: v1Config, precision: precision))

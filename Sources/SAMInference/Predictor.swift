@@ -1,5 +1,9 @@
-// The predictor: set an image once, then prompt it with points, boxes and mask inputs.
+// The predictor: set an image once, then prompt it with points, boxes and mask inputs. One predictor for the SAM v1
+// family: MobileSAM's and HQ-SAM's predictors are SAM's (HQ-SAM adds the encoder's early feature and hq_token_only);
+// EfficientViT-SAM's resizes the image for its encoder to 512 or 1024 while prompts and masks keep the 1024 frame.
 // ref: segment_anything/predictor.py@dca509f (SamPredictor), segment_anything/utils/transforms.py (ResizeLongestSide)
+// ref: segment_anything_hq/predictor.py@0.3 (interm_features, hq_token_only)
+// ref: efficientsam/models/efficientvit/sam.py@1.0.0 (EfficientViTSamPredictor.set_image, apply_coords)
 import SAMIO
 import SAMModel
 import SAMTensor
@@ -49,6 +53,8 @@ public enum PromptError: Error, CustomStringConvertible, Equatable {
     case boxInverted(x0: Float, y0: Float, x1: Float, y1: Float)
     case maskInputShape(expected: [Int], found: [Int])
     case batchMismatch(String)
+    /// The model needs an encoder output that a cached embedding does not hold (HQ-SAM's early feature).
+    case missingFeature(String)
 
     public var description: String {
         switch self {
@@ -64,6 +70,7 @@ public enum PromptError: Error, CustomStringConvertible, Equatable {
             return "box (\(x0), \(y0), \(x1), \(y1)) has x1 < x0 or y1 < y0"
         case .maskInputShape(let e, let f): return "mask input has shape \(f), expected \(e)"
         case .batchMismatch(let why): return "prompts cannot share one batch: \(why)"
+        case .missingFeature(let what): return "\(what) is not set: set the image (a cached embedding does not hold it)"
         }
     }
 }
@@ -113,10 +120,36 @@ public final class SamPredictor {
     /// The preprocessed input of the encoder (1×3×S×S), kept for verification.
     public private(set) var inputImage: Tensor?
 
+    /// HQ-SAM: the encoder's early feature of the current image (1×64×64×C), which its decoder fuses.
+    public private(set) var intermFeatures: Tensor?
+    /// HQ-SAM: return the HQ token's mask alone (`hq_token_only=True`) instead of SAM's best mask plus it; starts as
+    /// the model's `hqTokenOnly`.
+    public var hqTokenOnly: Bool
+
     /// The decoder's view of the current image (see `MaskDecoder.Image`), made on the first prompt.
     private var preparedImage: MaskDecoder.Image?
+    /// HQ-SAM's (see `MaskDecoderHQ.Image`).
+    private var preparedHQImage: MaskDecoderHQ.Image?
 
-    public init(model: Sam) { self.model = model }
+    public init(model: Sam) { self.model = model; hqTokenOnly = model.hqTokenOnly }
+
+    /// HQ-SAM's early feature of the current image.
+    func requireInterm() throws -> Tensor {
+        guard let t = intermFeatures else { throw PromptError.missingFeature("HQ-SAM's early encoder feature (interm_embeddings)") }
+        return t
+    }
+
+    /// The current image prepared for HQ-SAM's decoder, made once per image.
+    func hqDecoderImage(_ hq: MaskDecoderHQ, _ features: Tensor) throws -> MaskDecoderHQ.Image {
+        if let p = preparedHQImage { return p }
+        let interm = try requireInterm()
+        let p = Precision.with(model.precision) {
+            hq.prepare(imageEmbedding: features, interm: interm, imagePE: model.promptEncoder.densePE(nil),
+                       sharedDense: model.promptEncoder.noMaskDense())
+        }
+        preparedHQImage = p
+        return p
+    }
 
     /// The current image prepared for the mask decoder; made once per image (`features` is that image's embedding).
     func decoderImage(_ features: Tensor) -> MaskDecoder.Image {
@@ -127,15 +160,20 @@ public final class SamPredictor {
         return p
     }
 
-    /// Resizes the longest side to the model's input size with Pillow's bilinear filter (antialiased when shrinking,
-    /// uint8 result), normalises, pads, and runs the image encoder.
+    /// Resizes the longest side to the encoder's input side with Pillow's bilinear filter (antialiased when
+    /// shrinking, uint8 result), normalises, pads, and runs the image encoder. The input size the prompts and masks
+    /// are scaled to is the longest side at `imageSize` (1024), which for EfficientViT-SAM's L models (512 input)
+    /// differs from the encoder's.
     public func setImage(_ image: RGBImage, _ rec: ActivationRecorder? = nil) {
-        let s = model.config.imageSize
+        let s = model.config.encoderInputSize
         let (nh, nw) = resizeLongestSideShape(height: image.height, width: image.width, target: s)
+        // EfficientViT-SAM's SamResize leaves an image whose longest side already is the target as it is; SAM's
+        // ResizeLongestSide resizes to the same size, which Pillow returns unchanged too
         let resized = resizeBilinearPIL(image.pixels, width: image.width, height: image.height, channels: 3,
                                         newWidth: nw, newHeight: nh)
         let input = model.preprocess(resized: resized, height: nh, width: nw)
-        setPreprocessed(input, originalSize: (image.height, image.width), inputSize: (nh, nw), rec)
+        let frame = resizeLongestSideShape(height: image.height, width: image.width, target: model.config.imageSize)
+        setPreprocessed(input, originalSize: (image.height, image.width), inputSize: (frame.height, frame.width), rec)
     }
 
     /// Uses an already preprocessed input (1×3×S×S) and runs the encoder.
@@ -145,13 +183,17 @@ public final class SamPredictor {
         self.originalSize = originalSize
         self.inputSize = inputSize
         preparedImage = nil
-        features = Precision.with(model.precision) { model.imageEncoder(input, rec) }
+        preparedHQImage = nil
+        (features, intermFeatures) = Precision.with(model.precision) { model.imageEncoder.encode(input, rec, hq: model.hqDecoder != nil) }
     }
 
     /// Uses a cached image embedding (1×C×g×g) for an image of the given sizes.
-    public func setEmbedding(_ embedding: Tensor, originalSize: (h: Int, w: Int), inputSize: (h: Int, w: Int)) {
+    public func setEmbedding(_ embedding: Tensor, originalSize: (h: Int, w: Int), inputSize: (h: Int, w: Int),
+                             interm: Tensor? = nil) {
         features = embedding
+        intermFeatures = interm
         preparedImage = nil
+        preparedHQImage = nil
         inputImage = nil
         self.originalSize = originalSize
         self.inputSize = inputSize
@@ -193,7 +235,22 @@ public final class SamPredictor {
         let l = model.config.lowResSize
         let masks = maskInputs.map { ms in Tensor(shape: [ms.count, 1, l, l], data: ms.flatMap(\.data)) }
         let lowRes: Tensor, iou: Tensor
-        if rec == nil {
+        if let hq = model.hqDecoder {
+            if rec == nil {
+                let image = try hqDecoderImage(hq, features)
+                let (sparse, dense) = Profiler.measure("prompt encoder") {
+                    (model.promptEncoder.sparseEmbeddings(prompts.map(modelPrompt)), masks.map { model.promptEncoder.maskEmbeddings($0, nil) })
+                }
+                (lowRes, iou) = Profiler.measure("mask decoder") {
+                    hq.decode(image, sparse: sparse, dense: dense, multimaskOutput: multimaskOutput, hqTokenOnly: hqTokenOnly)
+                }
+            } else {
+                let interm = try requireInterm()
+                let (sparse, dense) = model.promptEncoder(prompts.map(modelPrompt), masks: masks, rec)
+                (lowRes, iou) = hq(imageEmbedding: features, interm: interm, imagePE: model.promptEncoder.densePE(rec),
+                                   sparse: sparse, dense: dense, multimaskOutput: multimaskOutput, hqTokenOnly: hqTokenOnly, rec)
+            }
+        } else if rec == nil {
             // the image as the decoder reads it, kept for every later prompt of this image
             let image = decoderImage(features)
             let (sparse, dense) = Profiler.measure("prompt encoder") {

@@ -27,7 +27,8 @@ public protocol PromptPredictor: AnyObject {
 
 /// A predictor's current image as features (an embedding cache entry of `sam serve`).
 public enum PredictorImageState {
-    case v1(embedding: Tensor, originalSize: (h: Int, w: Int), inputSize: (h: Int, w: Int))
+    /// `interm`: HQ-SAM's early encoder feature (nil for the other v1 models).
+    case v1(embedding: Tensor, originalSize: (h: Int, w: Int), inputSize: (h: Int, w: Int), interm: Tensor?)
     case sam2(SAM2Features, originalSize: (h: Int, w: Int))
 }
 
@@ -56,11 +57,11 @@ extension SamPredictor: PromptPredictor {
     public var imageIsSet: Bool { features != nil }
     public var modelName: String { model.config.presetName ?? "custom" }
     public var imageState: PredictorImageState? {
-        features.map { .v1(embedding: $0, originalSize: originalSize, inputSize: inputSize) }
+        features.map { .v1(embedding: $0, originalSize: originalSize, inputSize: inputSize, interm: intermFeatures) }
     }
     public func restore(_ state: PredictorImageState) {
-        guard case .v1(let e, let o, let i) = state else { preconditionFailure("a SAM 2 image state given to a v1 predictor") }
-        setEmbedding(e, originalSize: o, inputSize: i)
+        guard case .v1(let e, let o, let i, let interm) = state else { preconditionFailure("a SAM 2 image state given to a v1 predictor") }
+        setEmbedding(e, originalSize: o, inputSize: i, interm: interm)
     }
 }
 

@@ -1,5 +1,9 @@
-// The one configuration type of the model: every size decision of Meta's build_sam.py, plus custom sizes.
+// The one configuration type of the SAM v1 family: every size decision of Meta's build_sam.py, plus custom sizes,
+// and the members that swap the image encoder (MobileSAM, EfficientViT-SAM) or the decoder (HQ-SAM).
 // ref: segment_anything/build_sam.py@dca509f
+// ref: mobile_sam/build_sam.py@mobilesam-mirror 1.0.0 (build_sam_vit_t)
+// ref: segment_anything_hq/build_sam.py@0.3 (vit_dim of MaskDecoderHQ)
+// ref: efficientsam/models/efficientvit/sam.py@1.0.0 (efficientvit_sam_l0 … xl1)
 import SAMTensor
 
 public struct SAMConfig: Codable, Equatable, Sendable {
@@ -21,6 +25,11 @@ public struct SAMConfig: Codable, Equatable, Sendable {
     public var numMultimaskOutputs = 3
     public var iouHeadDepth = 3
     public var iouHeadHiddenDim = 256
+    /// The image encoder: Meta's ViT (the encoder fields above), TinyViT or EfficientViT-SAM's.
+    public var encoder: SAMEncoderKind = .vit
+    /// HQ-SAM: the decoder is `MaskDecoderHQ`, fusing an encoder feature of this many channels (the ViT's embed dim,
+    /// TinyViT's second stage); nil for SAM's decoder.
+    public var hqVitDim: Int?
 
     public init(encoderEmbedDim: Int, encoderDepth: Int, encoderNumHeads: Int, encoderGlobalAttnIndexes: [Int]) {
         self.encoderEmbedDim = encoderEmbedDim
@@ -44,10 +53,59 @@ public struct SAMConfig: Codable, Equatable, Sendable {
     /// `../shared/checkpoints/sam_demo_small_fp16.pth`.
     public static let demoSmall = SAMConfig(encoderEmbedDim: 384, encoderDepth: 8, encoderNumHeads: 6, encoderGlobalAttnIndexes: [1, 3, 5, 7])
 
+    /// MobileSAM: TinyViT-5M's SAM variant and SAM's prompt encoder and decoder.
+    public static let mobileSAM: SAMConfig = {
+        var c = SAMConfig.vitB
+        c.encoder = .tinyViT(.mobileSAM)
+        return c
+    }()
+
+    /// HQ-SAM on `base` (vit_b/l/h: the ViT's embed dim as the HQ feature; MobileSAM's TinyViT: its 160-channel stage).
+    public static func hq(_ base: SAMConfig) -> SAMConfig {
+        var c = base
+        switch base.encoder {
+        case .vit: c.hqVitDim = base.encoderEmbedDim
+        case .tinyViT(let t): c.hqVitDim = t.embedDims[min(2, t.embedDims.count - 1)]
+        case .efficientViT: preconditionFailure("HQ-SAM has no EfficientViT variant")
+        }
+        return c
+    }
+
+    /// EfficientViT-SAM of an `EfficientViTSamConfig` preset.
+    public static func efficientViT(_ e: EfficientViTSamConfig) -> SAMConfig {
+        var c = SAMConfig.vitB
+        c.encoder = .efficientViT(e)
+        return c
+    }
+
     /// The presets by the names the CLI and the reference scripts use.
-    public static let presets: [String: SAMConfig] = [
-        "vit_b": .vitB, "vit_l": .vitL, "vit_h": .vitH, "demo_tiny": .demoTiny, "demo_small": .demoSmall,
-    ]
+    public static let presets: [String: SAMConfig] = {
+        var p: [String: SAMConfig] = [
+            "vit_b": .vitB, "vit_l": .vitL, "vit_h": .vitH, "demo_tiny": .demoTiny, "demo_small": .demoSmall,
+            "mobilesam": .mobileSAM,
+            "sam_hq_vit_b": .hq(.vitB), "sam_hq_vit_l": .hq(.vitL), "sam_hq_vit_h": .hq(.vitH), "sam_hq_vit_tiny": .hq(.mobileSAM),
+        ]
+        for (name, e) in EfficientViTSamConfig.presets { p[name] = .efficientViT(e) }
+        return p
+    }()
+
+    /// The model family by its members' names: "SAM", "MobileSAM", "HQ-SAM", "Light HQ-SAM", "EfficientViT-SAM".
+    public var familyName: String {
+        switch (encoder, hqVitDim) {
+        case (.vit, nil): return "SAM"
+        case (.vit, _): return "HQ-SAM"
+        case (.tinyViT, nil): return "MobileSAM"
+        case (.tinyViT, _): return "Light HQ-SAM"
+        case (.efficientViT, _): return "EfficientViT-SAM"
+        }
+    }
+
+    /// Side of the square the image encoder reads: `imageSize` for ViT and TinyViT, 512 or 1024 for EfficientViT-SAM
+    /// (its images are resized to that side while prompts and masks stay in the `imageSize` frame).
+    public var encoderInputSize: Int {
+        if case .efficientViT(let e) = encoder { return e.inputSize }
+        return imageSize
+    }
 
     /// The preset name whose sizes equal this configuration, if any.
     public var presetName: String? { Self.presets.first { $0.value == self }?.key }
@@ -75,6 +133,60 @@ public struct SAMConfig: Codable, Equatable, Sendable {
             }
             return t.shape
         }
+        var cfg: SAMConfig
+        switch encoderFamily(of: tensors) {
+        case "TinyViT":
+            cfg = .vitB
+            cfg.encoder = .tinyViT(try TinyViTConfig.infer(from: tensors, prefix: "image_encoder"))
+        case "EfficientViT":
+            cfg = .vitB
+            cfg.encoder = .efficientViT(try EfficientViTSamConfig.infer(from: tensors, prefix: "image_encoder"))
+        default:
+            cfg = try inferViT(tensors, shape)
+        }
+        cfg.promptEmbedDim = try shape("prompt_encoder.point_embeddings.0.weight", rank: 2)[1]
+        if case .vit = cfg.encoder {} else { cfg.outChans = cfg.promptEmbedDim }
+        cfg.maskInChans = try shape("prompt_encoder.mask_downscaling.3.weight", rank: 4)[0]
+        var dd = 0
+        while dd <= Bounds.depth, tensors["mask_decoder.transformer.layers.\(dd).norm1.weight"] != nil { dd += 1 }
+        cfg.decoderDepth = dd
+        cfg.decoderMLPDim = try shape("mask_decoder.transformer.layers.0.mlp.lin1.weight", rank: 2)[0]
+        cfg.numMultimaskOutputs = try shape("mask_decoder.mask_tokens.weight", rank: 2)[0] - 1
+        var ih = 0
+        while ih <= Bounds.depth, tensors["mask_decoder.iou_prediction_head.layers.\(ih).weight"] != nil { ih += 1 }
+        cfg.iouHeadDepth = ih
+        cfg.iouHeadHiddenDim = try shape("mask_decoder.iou_prediction_head.layers.0.weight", rank: 2)[0]
+        // HQ-SAM: compress_vit_feat.0 is ConvTranspose2d(vit_dim, transformer_dim, 2, 2), weight [vit_dim, C, 2, 2].
+        // A file with some of the HQ decoder's keys but not its token is a broken HQ-SAM file, not a SAM one.
+        let hqParts = ["hf_token", "hf_mlp", "compress_vit_feat", "embedding_encoder", "embedding_maskfeature"]
+        if tensors["mask_decoder.hf_token.weight"] == nil,
+           let k = tensors.keys.sorted().first(where: { k in hqParts.contains { k.hasPrefix("mask_decoder.\($0).") } }) {
+            throw ModelLoadError.cannotInferConfig("mask_decoder.hf_token.weight is missing, but \(k) is an HQ-SAM decoder key: "
+                                                   + "an HQ-SAM file without its HQ token")
+        }
+        if tensors["mask_decoder.hf_token.weight"] != nil {
+            cfg.hqVitDim = try shape("mask_decoder.compress_vit_feat.0.weight", rank: 4)[0]
+            if case .efficientViT = cfg.encoder {
+                throw ModelLoadError.cannotInferConfig("mask_decoder.hf_token.weight: an HQ-SAM decoder beside an EfficientViT-SAM encoder, which no reference builds")
+            }
+        }
+        try cfg.checkBounds()
+        return cfg
+    }
+
+    /// The image encoder a checkpoint's keys show: "TinyViT" (`image_encoder.layers.*` or
+    /// `image_encoder.patch_embed.seq.*`), "EfficientViT" (`image_encoder.backbone.*`), else "ViT".
+    public static func encoderFamily(of tensors: [String: Tensor]) -> String {
+        if tensors.keys.contains(where: { $0.hasPrefix("image_encoder.backbone.") }) { return "EfficientViT" }
+        if tensors.keys.contains(where: { $0.hasPrefix("image_encoder.layers.") || $0.hasPrefix("image_encoder.patch_embed.seq.") }) {
+            return "TinyViT"
+        }
+        return "ViT"
+    }
+
+    /// The ViT encoder's sizes (see `infer`).
+    static func inferViT(_ tensors: [String: Tensor], _ shapeOf: (String, Int) throws -> [Int]) throws -> SAMConfig {
+        func shape(_ key: String, rank: Int) throws -> [Int] { try shapeOf(key, rank) }
         let pw = try shape("image_encoder.patch_embed.proj.weight", rank: 4)
         var depth = 0
         while depth <= Bounds.depth, tensors["image_encoder.blocks.\(depth).norm1.weight"] != nil { depth += 1 }
@@ -99,18 +211,6 @@ public struct SAMConfig: Codable, Equatable, Sendable {
         let lin1 = try shape("image_encoder.blocks.0.mlp.lin1.weight", rank: 2)
         cfg.mlpRatio = Double(lin1[0]) / Double(pw[0])
         cfg.outChans = try shape("image_encoder.neck.0.weight", rank: 4)[0]
-        cfg.promptEmbedDim = try shape("prompt_encoder.point_embeddings.0.weight", rank: 2)[1]
-        cfg.maskInChans = try shape("prompt_encoder.mask_downscaling.3.weight", rank: 4)[0]
-        var dd = 0
-        while dd <= Bounds.depth, tensors["mask_decoder.transformer.layers.\(dd).norm1.weight"] != nil { dd += 1 }
-        cfg.decoderDepth = dd
-        cfg.decoderMLPDim = try shape("mask_decoder.transformer.layers.0.mlp.lin1.weight", rank: 2)[0]
-        cfg.numMultimaskOutputs = try shape("mask_decoder.mask_tokens.weight", rank: 2)[0] - 1
-        var ih = 0
-        while ih <= Bounds.depth, tensors["mask_decoder.iou_prediction_head.layers.\(ih).weight"] != nil { ih += 1 }
-        cfg.iouHeadDepth = ih
-        cfg.iouHeadHiddenDim = try shape("mask_decoder.iou_prediction_head.layers.0.weight", rank: 2)[0]
-        try cfg.checkBounds()
         return cfg
     }
 
@@ -132,18 +232,21 @@ public struct SAMConfig: Codable, Equatable, Sendable {
         func need(_ ok: Bool, _ what: @autoclosure () -> String) throws {
             if !ok { throw ModelLoadError.cannotInferConfig(what()) }
         }
-        try need((1...Bounds.patchSize).contains(patchSize), "patch size \(patchSize) is not in 1...\(Bounds.patchSize)")
-        try need((1...Bounds.imageSize).contains(imageSize) && imageSize % patchSize == 0,
-                 "image size \(imageSize) is not a multiple of the patch size \(patchSize) in 1...\(Bounds.imageSize)")
-        try need((1...Bounds.channels).contains(encoderEmbedDim), "encoder embedding dim \(encoderEmbedDim) is not in 1...\(Bounds.channels)")
-        try need((1...Bounds.depth).contains(encoderDepth), "encoder depth \(encoderDepth) is not in 1...\(Bounds.depth)")
-        try need(encoderNumHeads >= 1 && encoderEmbedDim % encoderNumHeads == 0,
-                 "\(encoderNumHeads) encoder heads do not divide the embedding dim \(encoderEmbedDim)")
-        try need(encoderGlobalAttnIndexes.allSatisfy { (0..<encoderDepth).contains($0) },
-                 "global attention blocks \(encoderGlobalAttnIndexes) outside 0..<\(encoderDepth)")
-        try need((1...Bounds.imageSize).contains(windowSize), "window size \(windowSize) is not in 1...\(Bounds.imageSize)")
-        try need(mlpRatio.isFinite && (1...Bounds.mlpDim).contains(encoderMLPDim),
-                 "encoder MLP dim \(mlpRatio) × \(encoderEmbedDim) is not in 1...\(Bounds.mlpDim)")
+        switch encoder {
+        case .vit: try checkViTBounds(need)
+        case .tinyViT(let t):
+            try t.checkBounds()
+            try need(imageSize == t.imageSize && imageSize / patchSize == 64 && t.outChans == promptEmbedDim,
+                     "TinyViT's \(t.imageSize)² input and \(t.outChans) output channels do not fit a \(imageSize)² model with \(promptEmbedDim)-channel prompts")
+        case .efficientViT(let e):
+            try e.checkBounds()
+            try need(imageSize == 1024 && patchSize == 16 && promptEmbedDim == 256,
+                     "EfficientViT-SAM's 256×64×64 embedding does not fit a \(imageSize)² model with \(promptEmbedDim)-channel prompts")
+        }
+        if let v = hqVitDim {
+            try need((1...Bounds.channels).contains(v), "HQ feature channels \(v) are not in 1...\(Bounds.channels)")
+            try need(promptEmbedDim % 8 == 0, "HQ-SAM's decoder needs prompt embedding dim \(promptEmbedDim) divisible by 8")
+        }
         try need((1...Bounds.channels).contains(outChans), "neck channels \(outChans) are not in 1...\(Bounds.channels)")
         try need((2...Bounds.channels).contains(promptEmbedDim) && promptEmbedDim % 2 == 0,
                  "prompt embedding dim \(promptEmbedDim) is not even in 2...\(Bounds.channels)")
@@ -156,5 +259,21 @@ public struct SAMConfig: Codable, Equatable, Sendable {
                  "\(numMultimaskOutputs) multimask outputs are not in 0...\(Bounds.multimaskOutputs)")
         try need((1...Bounds.depth).contains(iouHeadDepth), "IoU head depth \(iouHeadDepth) is not in 1...\(Bounds.depth)")
         try need((1...Bounds.channels).contains(iouHeadHiddenDim), "IoU head width \(iouHeadHiddenDim) is not in 1...\(Bounds.channels)")
+    }
+
+    /// The ViT encoder's sizes against `Bounds` (see `checkBounds`).
+    func checkViTBounds(_ need: (Bool, @autoclosure () -> String) throws -> Void) throws {
+        try need((1...Bounds.patchSize).contains(patchSize), "patch size \(patchSize) is not in 1...\(Bounds.patchSize)")
+        try need((1...Bounds.imageSize).contains(imageSize) && imageSize % patchSize == 0,
+                 "image size \(imageSize) is not a multiple of the patch size \(patchSize) in 1...\(Bounds.imageSize)")
+        try need((1...Bounds.channels).contains(encoderEmbedDim), "encoder embedding dim \(encoderEmbedDim) is not in 1...\(Bounds.channels)")
+        try need((1...Bounds.depth).contains(encoderDepth), "encoder depth \(encoderDepth) is not in 1...\(Bounds.depth)")
+        try need(encoderNumHeads >= 1 && encoderEmbedDim % encoderNumHeads == 0,
+                 "\(encoderNumHeads) encoder heads do not divide the embedding dim \(encoderEmbedDim)")
+        try need(encoderGlobalAttnIndexes.allSatisfy { (0..<encoderDepth).contains($0) },
+                 "global attention blocks \(encoderGlobalAttnIndexes) outside 0..<\(encoderDepth)")
+        try need((1...Bounds.imageSize).contains(windowSize), "window size \(windowSize) is not in 1...\(Bounds.imageSize)")
+        try need(mlpRatio.isFinite && (1...Bounds.mlpDim).contains(encoderMLPDim),
+                 "encoder MLP dim \(mlpRatio) × \(encoderEmbedDim) is not in 1...\(Bounds.mlpDim)")
     }
 }

@@ -66,7 +66,7 @@ func runReportingErrors(_ body: () throws -> Void) throws {
 /// with random weights. Whether a command needs a model at all is its own decision (`requireModel` in its
 /// `validate`): `verify --against` and `eval --check` run none.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Checkpoint: .pth (torch.save of Meta's state_dict) or .safetensors (Meta's or Hugging Face's keys); the model size is inferred from its tensors.")
+    @Option(help: "Checkpoint: .pth/.pt (torch.save of the reference's state_dict: SAM, SAM 2.1, MobileSAM, HQ-SAM, EfficientViT-SAM) or .safetensors (Meta's or Hugging Face's keys); the model and its size are inferred from its tensors.")
     var checkpoint: String?
 
     @Option(help: "Model type with seeded random weights when no checkpoint is given: \(ModelOptions.knownTypes.joined(separator: ", ")) (SAM 2.1 also as t, s, b+, l); with --checkpoint, the size the checkpoint must have.")
@@ -74,6 +74,9 @@ struct ModelOptions: ParsableArguments {
 
     @Option(help: "SAM 2 only: a JSON file with the model's configuration (SAM2Config: embedDim, numHeads, stages, globalAttBlocks, windowSpec, …), for sizes other than the four published ones, whose heads, windows and global blocks the tensors do not show.")
     var modelConfig: String?
+
+    @Flag(help: "HQ-SAM only: return the HQ token's mask alone (the reference's hq_token_only=True) instead of SAM's best mask plus the HQ mask.")
+    var hqTokenOnly = false
 
     @Option(help: "Precision of the matrix products: fp32 (default, OpenBLAS) or bf16 (oneDNN: bf16 operands, fp32 accumulation; norms, softmax and element-wise passes stay fp32; weights converted once at load).")
     var precision: Precision = .fp32
@@ -109,7 +112,18 @@ struct ModelOptions: ParsableArguments {
     /// --model-type.
     func loadAny() throws -> AnyModel {
         try checkPrecision()
-        return try loadAnyModel()
+        let m = try loadAnyModel()
+        if case .sam(let v1) = m { try applyHQ(v1) } else if hqTokenOnly { try applyHQ(nil) }
+        return m
+    }
+
+    /// `--hq-token-only` onto an HQ-SAM model; refused for any other.
+    func applyHQ(_ m: Sam?) throws {
+        guard hqTokenOnly else { return }
+        guard let m, m.hqDecoder != nil else {
+            throw InputError(checkpoint ?? modelType ?? "model", "--hq-token-only is for HQ-SAM models; this is \(m.map { $0.config.familyName } ?? "SAM 2.1")")
+        }
+        m.hqTokenOnly = true
     }
 
     /// For --precision bf16: refuses a CPU without bf16 products, and notes one that only emulates them. The model
@@ -151,6 +165,7 @@ struct ModelOptions: ParsableArguments {
         Self.printBLASNotice()
         let m = try checkpoint.map { try SamLoader.load(checkpoint: $0, config: modelType.flatMap { SAMConfig.presets[$0] }, precision: precision) }
             ?? SamLoader.random(config: SAMConfig.presets[modelType!]!, precision: precision)
+        try applyHQ(m)
         return m
     }
 

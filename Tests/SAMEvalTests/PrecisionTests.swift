@@ -53,11 +53,11 @@ final class PrecisionTests: XCTestCase {
         try requireBF16()
         let half = try SamLoader.load(checkpoint: Paths.fixture("reference/tiny_random.pth"), precision: .bf16)
         let full = try TestModels.tinyRandom()
-        let qkv = half.imageEncoder.blocks[0].attn.qkv.weight
+        let qkv = half.imageEncoder.vit!.blocks[0].attn.qkv.weight
         XCTAssertNotNil(qkv.bf16)
         XCTAssertTrue(qkv.data.isEmpty)
-        XCTAssertEqual(qkv.floatValues, full.imageEncoder.blocks[0].attn.qkv.weight.convertedToBF16().floatValues)
-        XCTAssertNotNil(half.imageEncoder.patchEmbed.proj.weight.bf16)
+        XCTAssertEqual(qkv.floatValues, full.imageEncoder.vit!.blocks[0].attn.qkv.weight.convertedToBF16().floatValues)
+        XCTAssertNotNil(half.imageEncoder.vit!.patchEmbed.proj.weight.bf16)
         XCTAssertNil(half.maskDecoder.iouPredictionHead.layers[0].weight.bf16)
         // a float32-loaded model told to run in bf16 rounds the same weights at each product instead
         let rounding = try SamLoader.load(checkpoint: Paths.fixture("reference/tiny_random.pth"))

@@ -168,9 +168,9 @@ final class CheckpointReaderTests: XCTestCase {
     }
 
     /// SAM 2's official layout, `{"model": state_dict}`, and a training file with more entries beside "model": the
-    /// state dict under "model" is what is read.
+    /// state dict under "model" is what is read; likewise EfficientViT-SAM's `{"state_dict": state_dict}`.
     func testStateDictUnderModel() throws {
-        for name in ["bad_nested_dict.pth", "model_with_extras.pth"] {
+        for name in ["bad_nested_dict.pth", "model_with_extras.pth", "state_dict_wrapped.pth"] {
             let f = try CheckpointReader.read(path: CheckpointFixtures.path(name))
             XCTAssertEqual(Array(f.tensors.keys), ["w"], name)
             XCTAssertEqual(f.tensors["w"]?.data, [1, 1], name)

@@ -67,7 +67,8 @@ final class SAM2CommandTests: XCTestCase {
         XCTAssertEqual(try run(t, "video.safetensors").stderr,
                        "error: \(dir)/video.safetensors: memory_encoder.pix_feat_proj.bias: missing from the checkpoint\n")
         let other = try run(["backbone.stem.weight": Tensor(shape: [4])], "other.safetensors").stderr
-        XCTAssertEqual(other, "error: \(dir)/other.safetensors: neither a SAM 2 checkpoint (no image_encoder.trunk.patch_embed.proj.weight) "
-                       + "nor a SAM v1 one (no image_encoder.patch_embed.proj.weight)\n")
+        XCTAssertEqual(other, "error: \(dir)/other.safetensors: not a checkpoint of a known model: no image_encoder.trunk.* (SAM 2), "
+                       + "image_encoder.patch_embed.proj.weight (SAM, HQ-SAM), image_encoder.layers.* (MobileSAM) or "
+                       + "image_encoder.backbone.* (EfficientViT-SAM)\n")
     }
 }

@@ -75,8 +75,8 @@ final class HuggingFaceTests: XCTestCase {
         }
         XCTAssertTrue(identical(model.promptEncoder.peLayer.gaussian,
                                 meta["prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"]!))
-        XCTAssertTrue(identical(model.imageEncoder.neck2.weight, meta["image_encoder.neck.2.weight"]!))
-        XCTAssertTrue(identical(model.imageEncoder.blocks[1].attn.relPosH, meta["image_encoder.blocks.1.attn.rel_pos_h"]!))
+        XCTAssertTrue(identical(model.imageEncoder.vit!.neck2.weight, meta["image_encoder.neck.2.weight"]!))
+        XCTAssertTrue(identical(model.imageEncoder.vit!.blocks[1].attn.relPosH, meta["image_encoder.blocks.1.attn.rel_pos_h"]!))
     }
 
     // (b) the HF-loaded model reproducing Meta's module outputs is VerifyFixtureTests.testHFFixtureMatchesReferenceDump

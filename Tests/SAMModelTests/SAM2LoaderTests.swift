@@ -85,7 +85,7 @@ final class SAM2LoaderTests: XCTestCase {
         let other = dir + "/other.safetensors"
         try CheckpointWriter.writeSafetensors(["model.backbone.weight": Tensor(shape: [2])], to: other)
         XCTAssertThrowsError(try ModelLoader.load(checkpoint: other)) { e in
-            XCTAssertEqual("\(e)", "\(other): neither a SAM 2 checkpoint (no image_encoder.trunk.patch_embed.proj.weight) nor a SAM v1 one (no image_encoder.patch_embed.proj.weight)")
+            XCTAssertEqual("\(e)", "\(other): not a checkpoint of a known model: no image_encoder.trunk.* (SAM 2), image_encoder.patch_embed.proj.weight (SAM, HQ-SAM), image_encoder.layers.* (MobileSAM) or image_encoder.backbone.* (EfficientViT-SAM)")
         }
         XCTAssertThrowsError(try ModelLoader.load(checkpoint: tinyPath, v1Config: .vitB)) { e in
             XCTAssertEqual("\(e)", "\(tinyPath): a SAM 2 checkpoint, but a SAM v1 model type was given")

@@ -4,6 +4,7 @@
   python3 experiments/bench/compare_pytorch.py --model-type vit_b --runs 3 [--rounds 2] [--batch 64]
   python3 experiments/bench/compare_pytorch.py --model-type sam2.1_hiera_t [--checkpoint sam2.1_hiera_tiny.pt]
   python3 experiments/bench/compare_pytorch.py --model-type vit_b --precision bf16
+  python3 experiments/bench/compare_pytorch.py --model-type mobilesam|sam_hq_vit_b|efficientvit_sam_l0|… [--json-out F]
 
 SAM 2.1 sizes (sam2.1_hiera_t, _s, _b+, _l) run Meta's sam2 1.1.0: the encoder as SAM2ImagePredictor.set_image runs
 it after its transforms (forward_image, _prepare_backbone_features, no_mem_embed) and `_predict` for the decoder.
@@ -93,9 +94,41 @@ with torch.no_grad(), amp:
     predict = lambda pts, lab: pred._predict(pts, lab, multimask_output=True)
 ''' + DECODE_AND_REPORT
 
+# the light family (experiments/reference/light_config.py: MobileSAM, HQ-SAM, EfficientViT-SAM), each with its own
+# package: the encoder on its input (EfficientViT-SAM L: 512², the rest 1024²), the decoder through the package's
+# predictor's predict_torch (HQ-SAM: with the encoder's interm_embeddings, hq_token_only=False)
+TORCH_BENCH_LIGHT = r'''
+import contextlib, json, os, resource, sys, time, statistics
+sys.path.insert(0, os.path.join(sys.argv[1], "experiments", "reference"))
+import torch
+precision = sys.argv[6]
+amp = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+import light_config
+torch.set_num_threads(os.cpu_count())
+name, runs, batch, ckpt = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+model = light_config.load(name, ckpt) if ckpt else light_config.build(name)
+side = model.image_size[1] if name in light_config.EFFICIENTVIT else 1024
+x = torch.randn(1, 3, side, side)
+enc = []
+with torch.no_grad(), amp:
+    for i in range(runs + 1):
+        t = time.perf_counter(); out = model.image_encoder(x); dt = time.perf_counter() - t
+        if i: enc.append(dt)
+    pred = light_config.predictor(name, model)
+    if name in light_config.HQ:
+        pred.features, pred.interm_features = out
+    else:
+        pred.features = out
+    pred.original_size, pred.input_size, pred.is_image_set = (1024, 1024), (1024, 1024), True
+    predict = lambda pts, lab: pred.predict_torch(pts, lab.float(), multimask_output=True)
+''' + DECODE_AND_REPORT
+
 # the sizes of `sam bench --model-type` for SAM 2.1 → sam2_config's names
 SAM2_SIZES = {"sam2.1_hiera_t": "t", "sam2.1_hiera_s": "s", "sam2.1_hiera_b+": "b+", "sam2.1_hiera_l": "l"}
 
+
+LIGHT_MODELS = ("mobilesam", "sam_hq_vit_b", "sam_hq_vit_l", "sam_hq_vit_h", "sam_hq_vit_tiny", "efficientvit_sam_l0",
+                "efficientvit_sam_l1", "efficientvit_sam_l2", "efficientvit_sam_xl0", "efficientvit_sam_xl1")
 
 # glibc malloc as PyTorch is at its best (its page faults cost a third of the encoder's time otherwise)
 TORCH_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "68719476736", "MALLOC_TOP_PAD_": "1073741824"}
@@ -110,6 +143,9 @@ def torch_json(script, *argv):
 
 
 def torch_run(args):
+    if args.model_type in LIGHT_MODELS:
+        return torch_json(TORCH_BENCH_LIGHT, args.model_type, str(args.runs), str(args.batch), args.checkpoint or "",
+                          args.precision)
     if args.model_type in SAM2_SIZES:
         return torch_json(TORCH_BENCH_SAM2, SAM2_SIZES[args.model_type], str(args.runs), str(args.batch),
                           args.checkpoint or "", args.precision)
@@ -148,6 +184,7 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                     help='bf16: PyTorch under torch.autocast("cpu", dtype=torch.bfloat16), sam bench --precision bf16')
+    ap.add_argument("--json-out", help="also write the medians of both sides as JSON to this file")
     args = ap.parse_args()
     t_enc, t_dec, t_bat, t_rss, s_enc, s_dec, s_bat, s_rss = ([] for _ in range(8))
     for r in range(args.rounds):
@@ -179,6 +216,15 @@ def main():
           "|---|---|---|---|")
     for name, a, b in rows:
         print(f"| {name} | {a:.3f} | {b:.3f} | {b / a:.2f}× |")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump({"model": args.checkpoint or args.model_type, "precision": args.precision, "rounds": args.rounds,
+                       "runs": args.runs, "batch": args.batch,
+                       "torch": {"encoder_seconds": med(t_enc), "decoder_seconds": med(t_dec),
+                                 "decoder_batch_seconds": med(t_bat), "peak_rss_bytes": med(t_rss)},
+                       "swift": {"encoder_seconds": med(s_enc), "decoder_seconds": med(s_dec),
+                                 "decoder_batch_seconds": med(s_bat), "peak_rss_bytes": med(s_rss),
+                                 "parameters": s1.get("parameters"), "encoder_gflop": s1.get("encoder_gflop")}}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Meta's SamPredictor against the release `sam segment` CLI, prompt by prompt (issue 3 acceptance).
+"""Meta's SamPredictor against the release `sam segment` CLI, prompt by prompt (issue 3 acceptance); with --model, the
+light family's own predictors (MobileSAM, HQ-SAM, EfficientViT-SAM, light_config.py) in its place.
 
 For every checkpoint and image, both sides get the same prompts, derived from the image's ground-truth mask (so
 that they land on a real object):
@@ -36,6 +37,7 @@ Per case: `agree` = the smallest, over the C masks, fraction of pixels on which 
       --checkpoint ../shared/checkpoints/sam_demo_tiny.pth --checkpoint ../shared/checkpoints/sam_demo_small_fp16.pth \
       --image ../shared/data/GrabCut/images/teddy.jpg ... [--sam .build/release/sam] [--work /tmp/cmp] \
       [--markdown out.md] [--json out.json]
+  python experiments/reference/compare_predictor.py --model mobilesam --checkpoint mobilesam.pt --image ...
 
 Exit status 0 when every case passes, 1 otherwise.
 """
@@ -54,6 +56,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import light_config  # noqa: E402
 import sam_config  # noqa: E402
 from dumpkit import derive_prompts, find_mask  # noqa: E402  (shared with compare_predictor_sam2.py)
 from segment_anything import SamPredictor  # noqa: E402
@@ -144,6 +147,8 @@ def main():
     ap.add_argument("--json", help="write every row as JSON here")
     ap.add_argument("--no-json-batch", action="store_true", help="skip the --prompts comparison")
     ap.add_argument("--cases", help="regex (re.search) on case names; one_point_multi always runs (round 1 of the mask cases)")
+    ap.add_argument("--model", choices=light_config.MODELS,
+                    help="the checkpoints are of this light-family model: its package's predictor is the reference")
     a = ap.parse_args()
     if not os.access(a.sam, os.X_OK):
         raise SystemExit(f"{a.sam}: not an executable; build it with `swift build -c release --product sam`")
@@ -154,9 +159,13 @@ def main():
 
     rows = []
     for ckpt in a.checkpoint:
-        sam, cfg, name = sam_config.load_sam(ckpt)
-        predictor = SamPredictor(sam)
-        s, m = cfg["img_size"], 4 * (cfg["img_size"] // cfg["patch_size"])
+        if a.model:
+            predictor = light_config.predictor(a.model, light_config.load(a.model, ckpt))
+            s, m = 1024, 256  # every light model's prompt and mask frame
+        else:
+            sam, cfg, name = sam_config.load_sam(ckpt)
+            predictor = SamPredictor(sam)
+            s, m = cfg["img_size"], 4 * (cfg["img_size"] // cfg["patch_size"])
         cname = os.path.basename(ckpt)
         for img_path in a.image:
             iname = os.path.basename(img_path)

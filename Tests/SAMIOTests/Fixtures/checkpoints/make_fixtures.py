@@ -211,6 +211,8 @@ def main():
     torch.save({"model": {"w": torch.ones(2)}}, out("bad_nested_dict.pth"))
     # a training file: "model" plus entries that are not tensors, which are not read
     torch.save({"model": {"w": torch.ones(2)}, "epoch": 3, "optimizer": {"lr": 0.1}}, out("model_with_extras.pth"))
+    # EfficientViT-SAM's optional wrapper
+    torch.save({"state_dict": {"w": torch.ones(2)}, "epoch": 3}, out("state_dict_wrapped.pth"))
     # a nested dict under another name is not a state dict
     torch.save({"state": {"w": torch.ones(2)}}, out("bad_nested_other.pth"))
     # A view reaching past its storage (4 floats; size 10).
