@@ -36,18 +36,3 @@ public final class EfficientViTSamImageEncoder {
     public init(_ w: WeightStore, _ name: String = "image_encoder", config: EfficientViTSamConfig) { self.name = name; self.config = config }
     public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor { fatalError() }
 }
-extension ImageEncoderViT {
-    public func encode(_ x: Tensor, _ rec: ActivationRecorder?, hqOutputs: Bool) -> (embedding: Tensor, interm: Tensor?) { (self(x, rec), nil) }
-}
-public final class MaskDecoderHQ {
-    public let name: String
-    public let vitDim: Int
-    public let base: MaskDecoder
-    public init(_ w: WeightStore, _ name: String = "mask_decoder", config: SAMConfig, vitDim: Int) { self.name = name; self.vitDim = vitDim; base = MaskDecoder(w, config: config) }
-    public static func isHQ(_ tensors: [String: Tensor]) -> Bool { tensors["mask_decoder.hf_token.weight"] != nil }
-    public func callAsFunction(imageEmbedding: Tensor, interm: Tensor, imagePE: Tensor, sparse: Tensor, dense: Tensor,
-                               multimaskOutput: Bool, hqTokenOnly: Bool, _ rec: ActivationRecorder?) -> (masks: Tensor, iou: Tensor) { fatalError() }
-    public final class Image {}
-    public func prepare(imageEmbedding: Tensor, interm: Tensor, imagePE: Tensor, sharedDense: Tensor?) -> Image { Image() }
-    public func decode(_ image: Image, sparse: Tensor, dense: Tensor?, multimaskOutput: Bool, hqTokenOnly: Bool) -> (masks: Tensor, iou: Tensor) { fatalError() }
-}

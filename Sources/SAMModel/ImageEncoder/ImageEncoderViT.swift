@@ -1,5 +1,7 @@
 // The ViT image encoder: patch embedding + absolute position, blocks, neck.
 // ref: segment_anything/modeling/image_encoder.py@dca509f (ImageEncoderViT)
+// ref: segment_anything_hq/modeling/image_encoder.py@segment-anything-hq 0.3 (ImageEncoderViT: the same encoder,
+//      returning `(x, interm_embeddings)`, the outputs of the global-attention blocks)
 import SAMTensor
 
 public final class ImageEncoderViT {
@@ -29,6 +31,14 @@ public final class ImageEncoderViT {
 
     /// x: B×3×S×S (normalised, padded) → image embedding B×outChans×grid×grid.
     public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor {
+        encode(x, rec, hqOutputs: false).embedding
+    }
+
+    /// The image embedding (B×outChans×grid×grid) and the output of the first global-attention block (B×grid×grid×C,
+    /// channels-last: HQ-SAM's `interm_embeddings[0]`; nil without global blocks). `hqOutputs`: the encoder's own
+    /// output is recorded as HQ-SAM's encoder returns it, a tuple: `NAME:0` the embedding, `NAME:1:i` the output of
+    /// the i-th global block, instead of `NAME`.
+    public func encode(_ x: Tensor, _ rec: ActivationRecorder?, hqOutputs: Bool) -> (embedding: Tensor, interm: Tensor?) {
         var h = Profiler.measure("encoder: patch embedding") { patchEmbed(x, rec) }
         let per = posEmbed.count
         h.data.withUnsafeMutableBufferPointer { p in
@@ -36,7 +46,16 @@ public final class ImageEncoderViT {
                 for b in 0..<h.shape[0] { for i in 0..<per { p[b * per + i] += pe[i] } }
             }
         }
-        for blk in blocks { h = blk(h, rec) }
+        var interm: Tensor?
+        var globalIndex = 0
+        for blk in blocks {
+            h = blk(h, rec)
+            if blk.windowSize == 0 {
+                if interm == nil { interm = h }
+                if hqOutputs { rec.record("\(name):1:\(globalIndex)", h) }
+                globalIndex += 1
+            }
+        }
         let y = Profiler.measure("encoder: neck") { () -> Tensor in
             // in the tokens' channels-last layout: the 1×1 convolution is a linear map over channels, LayerNorm2d a
             // norm over each pixel's channels (a row), the 3×3 convolution gathers runs of channels
@@ -55,7 +74,7 @@ public final class ImageEncoderViT {
             return out
         }
         rec.record("\(name).neck", y)
-        rec.record(name, y)
-        return y
+        rec.record(hqOutputs ? "\(name):0" : name, y)
+        return (y, interm)
     }
 }

@@ -77,13 +77,19 @@ public final class MaskDecoder {
     /// no_mask_embed broadcast), it is the image's shared plane.
     func decodeSharingDense(imageEmbedding: Tensor, imagePE: Tensor, sparse: Tensor, dense: Tensor,
                             outputs: Range<Int>) -> (Tensor, Tensor) {
-        let b = sparse.shape[0], per = imageEmbedding.count
+        let b = sparse.shape[0]
         precondition(dense.shape[0] == b, "mask decoder: dense embeddings for \(dense.shape[0]) prompts, sparse for \(b)")
-        let shared = dense.data.withUnsafeBufferPointer { p in
-            (1..<b).allSatisfy { memcmp(p.baseAddress!, p.baseAddress! + $0 * per, per * MemoryLayout<Float>.size) == 0 }
-        }
+        let shared = Self.denseIsShared(dense)
         let image = prepare(imageEmbedding: imageEmbedding, imagePE: imagePE, sharedDense: shared ? sliceFirst(dense, 0..<1) : nil)
         return decode(image, sparse: sparse, dense: shared ? nil : dense, outputs: outputs)
+    }
+
+    /// Whether every prompt's dense plane (B×C×h×w) is the first one's, bit for bit.
+    static func denseIsShared(_ dense: Tensor) -> Bool {
+        let b = dense.shape[0], per = dense.count / max(1, b)
+        return dense.data.withUnsafeBufferPointer { p in
+            (1..<b).allSatisfy { memcmp(p.baseAddress!, p.baseAddress! + $0 * per, per * MemoryLayout<Float>.size) == 0 }
+        }
     }
 
     /// One image as the decoder reads it, prepared once and reused by every prompt decoded against it: the image
@@ -149,14 +155,20 @@ public final class MaskDecoder {
             iou.data.withUnsafeMutableBufferPointer { ip in
                 let mBase = mp.baseAddress!, iBase = ip.baseAddress!
                 parallelItems(b) { i in
-                    let (seq, layer0) = dense.map { (image.sequence(dense: sliceFirst($0, i..<(i + 1))), nil) } ?? image.shared()
-                    let (hs, keys) = transformer.sequences(image: seq, imagePE: image.peSeq,
-                                                           points: sliceFirst(allTokens, i..<(i + 1)), layer0: layer0, nil)
+                    let (hs, keys) = transformPrompt(image, tokens: allTokens, dense: dense, index: i)
                     fastHeads(hs: hs, keys: keys, h: h, w: w, outputs: outputs, masks: mBase + i * plane, iou: iBase + i * k)
                 }
             }
         }
         return (masks, iou)
+    }
+
+    /// The transformer's outputs (queries 1×T×C, keys 1×hw×C) for prompt `i` of `tokens` (B×T×C, `tokens(_:)`):
+    /// dense B×C×h×w for prompts with mask inputs, nil for the image's shared plane.
+    func transformPrompt(_ image: Image, tokens: Tensor, dense: Tensor?, index i: Int) -> (hs: Tensor, keys: Tensor) {
+        let (seq, layer0) = dense.map { (image.sequence(dense: sliceFirst($0, i..<(i + 1))), nil) } ?? image.shared()
+        return transformer.sequences(image: seq, imagePE: image.peSeq, points: sliceFirst(tokens, i..<(i + 1)),
+                                     layer0: layer0, nil)
     }
 
     /// `heads` for one prompt without a recorder: only the masks of `outputs` are formed, straight into `masks`
@@ -180,10 +192,11 @@ public final class MaskDecoder {
         for (r, i) in outputs.enumerated() { iou[r] = scores.data[i] }
     }
 
-    /// [iou_token; mask_tokens] repeated for each prompt, then the prompt's sparse embeddings: B×(1+K+T)×C.
-    func tokens(_ sparse: Tensor) -> Tensor {
+    /// [iou_token; mask_tokens; extra] repeated for each prompt, then the prompt's sparse embeddings:
+    /// B×(1+K+E+T)×C. `extra`: E×C output tokens after the mask tokens (HQ-SAM's hf_token).
+    func tokens(_ sparse: Tensor, extra: Tensor? = nil) -> Tensor {
         let b = sparse.shape[0], d = transformerDim
-        let outputTokens = concat([iouToken, maskTokens], axis: 0)           // (1+K)×C
+        let outputTokens = concat([iouToken, maskTokens] + (extra.map { [$0] } ?? []), axis: 0)  // (1+K+E)×C
         return concat([Tensor(shape: [b, outputTokens.shape[0], d],
                               data: Array([[Float]](repeating: outputTokens.data, count: b).joined())),
                        sparse], axis: 1)
@@ -203,26 +216,34 @@ public final class MaskDecoder {
 
     /// Output upscaling, hypernetwork MLPs and IoU head on the transformer's outputs (hs B×T×C, keys B×hw×C).
     func heads(hs: Tensor, keys: Tensor, h: Int, w: Int, _ rec: ActivationRecorder?) -> (Tensor, Tensor) {
-        let b = hs.shape[0], d = transformerDim
-        let srcImage = permute(keys, [0, 2, 1]).reshaped([b, d, h, w])
+        let up = upscaled(keys: keys, h: h, w: w, rec)
+        // hyper_in[b, i, :] = mlp_i(hs[b, 1 + i, :])
+        let hyperIn = concat((0..<numMaskTokens).map { outputHypernetworksMLPs[$0](Self.token(hs, 1 + $0), rec) }
+                                 .map { $0.reshaped([$0.shape[0], 1, $0.shape[1]]) }, axis: 1)   // B×K×C/8
+        let masks = Self.maskProduct(hyperIn, up)
+        let iou = iouPredictionHead(Self.token(hs, 0), rec)
+        return (masks, iou)
+    }
+
+    /// `output_upscaling` of the transformer's image tokens (keys B×hw×C): B×C/8×4h×4w.
+    func upscaled(keys: Tensor, h: Int, w: Int, _ rec: ActivationRecorder?) -> Tensor {
+        let srcImage = permute(keys, [0, 2, 1]).reshaped([keys.shape[0], transformerDim, h, w])
         var up = up0(srcImage, rec); up = up1(up, rec); up = up2(up, rec); up = up3(up, rec); up = up4(up, rec)
         rec.record("\(name).output_upscaling", up)
-        let t = hs.shape[1]
-        // hyper_in[b, i, :] = mlp_i(hs[b, 1 + i, :])
-        var hyper: [Tensor] = []
-        for i in 0..<numMaskTokens {
-            let tok = Tensor(shape: [b, d]) { p in
-                for bi in 0..<b { for j in 0..<d { p[bi * d + j] = hs.data[(bi * t + 1 + i) * d + j] } }
-            }
-            hyper.append(outputHypernetworksMLPs[i](tok, rec).reshaped([b, 1, d / 8]))
+        return up
+    }
+
+    /// Token `index` of every prompt, hs[:, index, :]: B×C.
+    static func token(_ hs: Tensor, _ index: Int) -> Tensor {
+        let b = hs.shape[0], t = hs.shape[1], d = hs.shape[2]
+        return Tensor(shape: [b, d]) { p in
+            for bi in 0..<b { for j in 0..<d { p[bi * d + j] = hs.data[(bi * t + index) * d + j] } }
         }
-        let hyperIn = concat(hyper, axis: 1)                                   // B×K×C/8
-        let uc = up.shape[1], uh = up.shape[2], uw = up.shape[3]
-        let masks = matmul(hyperIn, up.reshaped([b, uc, uh * uw])).reshaped([b, numMaskTokens, uh, uw])
-        let iouTok = Tensor(shape: [b, d]) { p in
-            for bi in 0..<b { for j in 0..<d { p[bi * d + j] = hs.data[bi * t * d + j] } }
-        }
-        let iou = iouPredictionHead(iouTok, rec)
-        return (masks, iou)
+    }
+
+    /// (hyper B×K×c) @ (embedding B×c×H×W viewed B×c×HW): masks B×K×H×W.
+    static func maskProduct(_ hyperIn: Tensor, _ up: Tensor) -> Tensor {
+        let b = up.shape[0], uc = up.shape[1], uh = up.shape[2], uw = up.shape[3]
+        return matmul(hyperIn, up.reshaped([b, uc, uh * uw])).reshaped([b, hyperIn.shape[1], uh, uw])
     }
 }
