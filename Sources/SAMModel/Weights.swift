@@ -97,6 +97,12 @@ public final class WeightStore {
     /// Keys `takeOptional` asked for: `compare` does not report them missing.
     private var optionalKeys = Set<String>()
 
+    /// Reports a tensor whose shape is right but whose values the model cannot take (a saved index table that is not
+    /// the one the module computes): `finish()` lists it with `why` among the mismatched keys.
+    public func reject(_ key: String, _ why: String) {
+        misshaped.append("\(key) (\(why))")
+    }
+
     /// Throws `ModelLoadError.keys` if any key was missing, mis-shaped, or present in the checkpoint but unused.
     public func finish() throws {
         guard case .tensors(let all) = source else { return }
