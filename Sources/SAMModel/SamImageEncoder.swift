@@ -56,3 +56,10 @@ public enum SamImageEncoder {
     /// The image embedding alone.
     public func callAsFunction(_ x: Tensor, _ rec: ActivationRecorder?) -> Tensor { encode(x, rec, hq: false).embedding }
 }
+
+extension EfficientViTSamConfig {
+    /// Width of the stem (stage 0), for the size table's embed-dim column.
+    public var stemWidth: Int { widths.first ?? 0 }
+    /// Blocks over all stages.
+    public var blockCount: Int { depths.reduce(0, +) }
+}

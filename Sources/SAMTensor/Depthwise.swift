@@ -1,5 +1,6 @@
-// Depthwise and grouped convolutions of the light family's encoders (TinyViT's MBConv and local convolution,
-// EfficientViT's MBConv and LiteMLA aggregation): `nn.Conv2d(..., groups=g)` on N×C×H×W.
+// Depthwise and grouped convolutions on N×C×H×W (`nn.Conv2d(..., groups=g)`): the grouped 1×1 is EfficientViT-SAM's
+// LiteMLA aggregation; the depthwise one is the channels-first reference the encoders' own layouts are tested against
+// (ConvolutionNHWC.swift, EfficientViTOps.swift).
 
 /// Depthwise 2-D convolution (`nn.Conv2d(C, C·m, k, stride, padding, groups=C)`, m = multiplier, dilation 1) on
 /// N×C×H×W input. weight: [C·m, 1, KH, KW]; bias: [C·m] or nil. Direct: each output plane is its input plane's
@@ -30,8 +31,10 @@ public func depthwiseConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: 
                             for kx in 0..<kw {
                                 let wv = k[ky * kw + kx]
                                 // output columns whose input column ox·stride − padding + kx is inside the image
+                                let last = w - 1 + padding - kx   // ox·stride ≤ last
+                                if last < 0 { continue }
                                 let lo = max(0, (padding - kx + stride - 1) / stride)
-                                let hi = min(ow, (w - 1 + padding - kx) / stride + 1)
+                                let hi = min(ow, last / stride + 1)
                                 if lo >= hi { continue }
                                 var ix = lo * stride - padding + kx
                                 for ox in lo..<hi { line[ox] += wv * sline[ix]; ix += stride }

@@ -306,6 +306,17 @@ final class GroupedConvolutionTests: XCTestCase {
         }
     }
 
+    /// A row narrower than the kernel reaches: taps that fall wholly in the padding are skipped, not read past the row.
+    func testDepthwiseNarrowInput() {
+        let x = randomTensor([1, 2, 3, 2], seed: 9), w = randomTensor([2, 1, 5, 5], seed: 10)
+        let got = depthwiseConv2d(x, weight: w, bias: nil, stride: 2, padding: 2)
+        let want = concat((0..<2).map { c in
+            conv2d(channels(x, c..<(c + 1)), weight: slice(w, axis: 0, c..<(c + 1)), bias: nil, stride: 2, padding: 2)
+        }, axis: 1)
+        XCTAssertEqual(got.shape, want.shape)
+        for i in 0..<got.count { XCTAssertEqual(got.data[i], want.data[i], accuracy: 1e-6) }
+    }
+
     func testGroupedOneByOneMatchesPerGroupConv() {
         let x = randomTensor([2, 6, 5, 4], seed: 3), w = randomTensor([9, 2, 1, 1], seed: 4), b = randomTensor([9], seed: 5)
         let got = groupedConv1x1(x, weight: w, bias: b, groups: 3)
