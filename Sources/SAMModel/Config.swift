@@ -100,6 +100,13 @@ public struct SAMConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// eps of the two-way transformer's LayerNorms: nn.LayerNorm's 1e-5, except in EfficientViT-SAM, whose builder sets
+    /// 1e-6 on every nn.LayerNorm of the model (ref: efficientsam/sam_model_zoo.py@1.0.0, set_norm_eps).
+    public var decoderLayerNormEps: Float {
+        if case .efficientViT = encoder { return 1e-6 }
+        return 1e-5
+    }
+
     /// Side of the square the image encoder reads: `imageSize` for ViT and TinyViT, 512 or 1024 for EfficientViT-SAM
     /// (its images are resized to that side while prompts and masks stay in the `imageSize` frame).
     public var encoderInputSize: Int {

@@ -40,6 +40,8 @@ def main():
     ap.add_argument("--checkpoint", required=True, help=".pth/.pt or .safetensors")
     ap.add_argument("--config", help="a reduced model of the family (light_config.build_custom), JSON")
     ap.add_argument("--hq-token-only", action="store_true", help="HQ-SAM: the HQ token's mask alone")
+    ap.add_argument("--no-input-image", action="store_true",
+                    help="leave out /inputs/input_image (small fixtures: 1024² floats are most of such a file)")
     add_prompt_arguments(ap)
     a = ap.parse_args()
     if a.autocast != "none":
@@ -55,7 +57,7 @@ def main():
           f"model {a.model}")
 
     image = np.array(Image.open(a.image).convert("RGB"))
-    prompt = Prompt(a, 256)
+    prompt = Prompt(a, 4 * model.prompt_encoder.image_embedding_size[0])  # 256 for the 1024 frame
     tmp = a.out + ".tmp"
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with h5py.File(tmp, "w") as h5:
@@ -76,7 +78,8 @@ def main():
             h.remove()
 
         dumper.write_prompt_and_outputs(image, prompt, masks, iou, low_res)
-        dumper.write("inputs/input_image", captured["input_image"].astype(np.float32))
+        if not a.no_input_image:
+            dumper.write("inputs/input_image", captured["input_image"].astype(np.float32))
         multi, uncalled = dumper.write_run_attributes(names, prompt.multimask, a.predict_only)
         h5.attrs["model_type"] = a.model
         h5.attrs["checkpoint"] = os.path.basename(a.checkpoint)

@@ -23,7 +23,7 @@ public final class MaskDecoder {
         transformerDim = d
         numMaskTokens = c.numMaskTokens
         transformer = TwoWayTransformer(w, "\(name).transformer", depth: c.decoderDepth, embeddingDim: d,
-                                        numHeads: c.decoderNumHeads, mlpDim: c.decoderMLPDim)
+                                        numHeads: c.decoderNumHeads, mlpDim: c.decoderMLPDim, normEps: c.decoderLayerNormEps)
         iouToken = w.take("\(name).iou_token.weight", [1, d])
         maskTokens = w.take("\(name).mask_tokens.weight", [c.numMaskTokens, d])
         up0 = ConvTranspose2d(w, "\(name).output_upscaling.0", d, d / 4)

@@ -76,16 +76,16 @@ public final class TwoWayAttentionBlock {
     public let skipFirstLayerPE: Bool
 
     public init(_ w: WeightStore, _ name: String, embeddingDim d: Int, numHeads: Int, mlpDim: Int, skipFirstLayerPE: Bool,
-                mlpKeys: MLPBlock.Keys = .v1) {
+                mlpKeys: MLPBlock.Keys = .v1, normEps: Float = 1e-5) {
         self.name = name
         self.skipFirstLayerPE = skipFirstLayerPE
         selfAttn = DecoderAttention(w, "\(name).self_attn", embeddingDim: d, numHeads: numHeads)
-        norm1 = LayerNorm(w, "\(name).norm1", d, eps: 1e-5)
+        norm1 = LayerNorm(w, "\(name).norm1", d, eps: normEps)
         crossAttnTokenToImage = DecoderAttention(w, "\(name).cross_attn_token_to_image", embeddingDim: d, numHeads: numHeads, downsampleRate: 2)
-        norm2 = LayerNorm(w, "\(name).norm2", d, eps: 1e-5)
+        norm2 = LayerNorm(w, "\(name).norm2", d, eps: normEps)
         mlp = MLPBlock(w, "\(name).mlp", embeddingDim: d, mlpDim: mlpDim, act: .relu, keys: mlpKeys)
-        norm3 = LayerNorm(w, "\(name).norm3", d, eps: 1e-5)
-        norm4 = LayerNorm(w, "\(name).norm4", d, eps: 1e-5)
+        norm3 = LayerNorm(w, "\(name).norm3", d, eps: normEps)
+        norm4 = LayerNorm(w, "\(name).norm4", d, eps: normEps)
         crossAttnImageToToken = DecoderAttention(w, "\(name).cross_attn_image_to_token", embeddingDim: d, numHeads: numHeads, downsampleRate: 2)
     }
 
@@ -159,16 +159,18 @@ public final class TwoWayTransformer {
 
     /// `mlpKeys`: `.sam2` for SAM 2's copy of the transformer (ref: sam2/modeling/sam/transformer.py@1.1.0), the
     /// same computation with the block MLP's linears under `mlp.layers.0/1`.
+    /// `normEps`: the LayerNorms' eps, 1e-5 as nn.LayerNorm's default; EfficientViT-SAM's builder sets 1e-6 on every
+    /// nn.LayerNorm of the model, these included (ref: efficientsam/sam_model_zoo.py@1.0.0, set_norm_eps).
     public init(_ w: WeightStore, _ name: String, depth: Int, embeddingDim: Int, numHeads: Int, mlpDim: Int,
-                mlpKeys: MLPBlock.Keys = .v1) {
+                mlpKeys: MLPBlock.Keys = .v1, normEps: Float = 1e-5) {
         self.name = name
         layers = (0..<depth).map {
             TwoWayAttentionBlock(w, "\(name).layers.\($0)", embeddingDim: embeddingDim, numHeads: numHeads, mlpDim: mlpDim,
-                                 skipFirstLayerPE: $0 == 0, mlpKeys: mlpKeys)
+                                 skipFirstLayerPE: $0 == 0, mlpKeys: mlpKeys, normEps: normEps)
         }
         finalAttnTokenToImage = DecoderAttention(w, "\(name).final_attn_token_to_image", embeddingDim: embeddingDim,
                                                  numHeads: numHeads, downsampleRate: 2)
-        normFinalAttn = LayerNorm(w, "\(name).norm_final_attn", embeddingDim, eps: 1e-5)
+        normFinalAttn = LayerNorm(w, "\(name).norm_final_attn", embeddingDim, eps: normEps)
     }
 
     /// image: B×C×h×w, imagePE: B×C×h×w, points: B×T×C → (queries B×T×C, keys B×hw×C).
