@@ -43,3 +43,39 @@ extension SplitMix64 {
         return (-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2)
     }
 }
+
+/// Reduced members of the light family (MobileSAM, Light HQ-SAM, HQ-SAM, EfficientViT-SAM) with seeded weights: the
+/// models of Tests/Fixtures/light and of the CLI tests.
+public enum LightMicro {
+    /// The reduced models, by the name of their configuration in experiments/reference/light/.
+    public static let configs: [(name: String, config: SAMConfig)] = {
+        var mobile = SAMConfig.vitB
+        mobile.encoder = .tinyViT(TinyViTConfig(embedDims: [8, 16, 24, 320], depths: [1, 1, 1, 1], numHeads: [2, 2, 3, 5],
+                                                windowSizes: [7, 7, 14, 7], mlpRatio: 2, mbconvExpandRatio: 2))
+        mobile.maskInChans = 4; mobile.decoderDepth = 1; mobile.decoderMLPDim = 64; mobile.iouHeadHiddenDim = 32
+        var hqTiny = mobile
+        hqTiny.hqVitDim = 24
+        var hq = SAMConfig(encoderEmbedDim: 32, encoderDepth: 2, encoderNumHeads: 2, encoderGlobalAttnIndexes: [1])
+        hq.imageSize = 128; hq.windowSize = 3; hq.outChans = 32; hq.promptEmbedDim = 32; hq.maskInChans = 8
+        hq.decoderMLPDim = 64; hq.iouHeadHiddenDim = 32; hq.hqVitDim = 32
+        var evit = SAMConfig.vitB
+        evit.encoder = .efficientViT(EfficientViTSamConfig(
+            family: "L", inputSize: 512, widths: [8, 16, 24, 32, 48], depths: [1, 1, 1, 1, 1], blocks: ["res", "fmb", "fmb", "mb", "att"],
+            expands: [1, 4, 4, 4, 6], fewerNorm: [false, false, false, true, true], qkvDim: 8, neckStages: [4, 3, 2],
+            headWidth: 32, headDepth: 1, neckExpand: 1))
+        evit.maskInChans = 4; evit.decoderDepth = 1; evit.decoderMLPDim = 64; evit.iouHeadHiddenDim = 32
+        return [("mobilesam_micro", mobile), ("sam_hq_tiny_micro", hqTiny), ("sam_hq_micro", hq), ("efficientvit_micro", evit)]
+    }()
+
+    /// The seed of their weights (`RandomCheckpoint`), the one make_fixtures_light.sh wrote the dumps for.
+    public static let seed: UInt64 = 20
+
+    /// The tensors of reduced model `name`.
+    public static func tensors(_ name: String) -> [String: Tensor] {
+        guard let c = configs.first(where: { $0.name == name })?.config else { preconditionFailure("no reduced model \(name)") }
+        return RandomCheckpoint.tensors(for: c, seed: seed)
+    }
+
+    /// Reduced model `name` built from its tensors (its size inferred from them).
+    public static func model(_ name: String) throws -> Sam { try Sam(tensors: tensors(name)) }
+}

@@ -11,40 +11,13 @@ import SAMTestSupport
 import XCTest
 
 final class LightFixtureTests: XCTestCase {
-    /// The reduced models, by the name of their configuration in experiments/reference/light/.
-    static let micro: [(name: String, config: SAMConfig)] = {
-        var mobile = SAMConfig.vitB
-        mobile.encoder = .tinyViT(TinyViTConfig(embedDims: [8, 16, 24, 320], depths: [1, 1, 1, 1], numHeads: [2, 2, 3, 5],
-                                                windowSizes: [7, 7, 14, 7], mlpRatio: 2, mbconvExpandRatio: 2))
-        mobile.maskInChans = 4; mobile.decoderDepth = 1; mobile.decoderMLPDim = 64; mobile.iouHeadHiddenDim = 32
-        var hqTiny = mobile
-        hqTiny.hqVitDim = 24
-        var hq = SAMConfig(encoderEmbedDim: 32, encoderDepth: 2, encoderNumHeads: 2, encoderGlobalAttnIndexes: [1])
-        hq.imageSize = 128; hq.windowSize = 3; hq.outChans = 32; hq.promptEmbedDim = 32; hq.maskInChans = 8
-        hq.decoderMLPDim = 64; hq.iouHeadHiddenDim = 32; hq.hqVitDim = 32
-        var evit = SAMConfig.vitB
-        evit.encoder = .efficientViT(EfficientViTSamConfig(
-            family: "L", inputSize: 512, widths: [8, 16, 24, 32, 48], depths: [1, 1, 1, 1, 1], blocks: ["res", "fmb", "fmb", "mb", "att"],
-            expands: [1, 4, 4, 4, 6], fewerNorm: [false, false, false, true, true], qkvDim: 8, neckStages: [4, 3, 2],
-            headWidth: 32, headDepth: 1, neckExpand: 1))
-        evit.maskInChans = 4; evit.decoderDepth = 1; evit.decoderMLPDim = 64; evit.iouHeadHiddenDim = 32
-        return [("mobilesam_micro", mobile), ("sam_hq_tiny_micro", hqTiny), ("sam_hq_micro", hq), ("efficientvit_micro", evit)]
-    }()
-
-    static let seed: UInt64 = 20
-
-    static func model(_ name: String) throws -> Sam {
-        let c = try XCTUnwrap(micro.first { $0.name == name }).config
-        return try Sam(tensors: RandomCheckpoint.tensors(for: c, seed: seed))
-    }
-
     /// The seeded weights infer back to their configuration (every size read from the tensors); with
     /// SAM_LIGHT_FIXTURE_DIR set, they are written there as safetensors for make_fixtures_light.sh.
     func testWritesCheckpoints() throws {
-        for (name, config) in Self.micro {
-            let t = RandomCheckpoint.tensors(for: config, seed: Self.seed)
+        for (name, config) in LightMicro.configs {
+            let t = RandomCheckpoint.tensors(for: config, seed: LightMicro.seed)
             XCTAssertEqual(try SAMConfig.infer(from: t), config, name)
-            XCTAssertEqual(t, RandomCheckpoint.tensors(for: config, seed: Self.seed), "\(name): not reproducible")
+            XCTAssertEqual(t, RandomCheckpoint.tensors(for: config, seed: LightMicro.seed), "\(name): not reproducible")
             if let dir = ProcessInfo.processInfo.environment["SAM_LIGHT_FIXTURE_DIR"] {
                 try CheckpointWriter.writeSafetensors(t, to: dir + "/\(name).safetensors")
             }
@@ -52,7 +25,7 @@ final class LightFixtureTests: XCTestCase {
     }
 
     func check(_ dump: String, model: String, family: String, minRows: Int, file: StaticString = #filePath, line: UInt = #line) throws {
-        let m = try Self.model(model)
+        let m = try LightMicro.model(model)
         XCTAssertEqual(m.config.familyName, family, file: file, line: line)
         let report = try Verifier.verify(model: m, dumpPath: Paths.fixture("light/\(dump).h5"))
         for r in report.rows where !r.passed {

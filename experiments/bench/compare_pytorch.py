@@ -193,10 +193,10 @@ def main():
         if r % 2 == 0:
             t = torch_run(args)
             s1 = swift_run(args, 1)
-            sb = swift_run(args, args.batch)
+            sb = swift_run(args, args.batch) if args.batch > 1 else s1
         else:
             s1 = swift_run(args, 1)
-            sb = swift_run(args, args.batch)
+            sb = swift_run(args, args.batch) if args.batch > 1 else s1
             t = torch_run(args)
         t_enc.append(t["encoder_seconds"]); t_dec.append(t["decoder_seconds"]); t_bat.append(t["decoder_batch_seconds"])
         t_rss.append(t["peak_rss_bytes"])
