@@ -147,7 +147,9 @@ public struct SAMConfig: Codable, Equatable, Sendable {
             cfg.encoder = .tinyViT(try TinyViTConfig.infer(from: tensors, prefix: "image_encoder"))
         case "EfficientViT":
             cfg = .vitB
-            cfg.encoder = .efficientViT(try EfficientViTSamConfig.infer(from: tensors, prefix: "image_encoder"))
+            let e = try EfficientViTSamConfig.infer(from: tensors, prefix: "image_encoder")
+            cfg.encoder = .efficientViT(e)
+            cfg.outChans = e.outDim
         default:
             cfg = try inferViT(tensors, shape)
         }
@@ -247,8 +249,8 @@ public struct SAMConfig: Codable, Equatable, Sendable {
                      "TinyViT's \(t.imageSize)² input and \(t.outChans) output channels do not fit a \(imageSize)² model with \(promptEmbedDim)-channel prompts")
         case .efficientViT(let e):
             try e.checkBounds()
-            try need(imageSize == 1024 && patchSize == 16 && promptEmbedDim == 256,
-                     "EfficientViT-SAM's 256×64×64 embedding does not fit a \(imageSize)² model with \(promptEmbedDim)-channel prompts")
+            try need(imageSize == 1024 && patchSize == 16 && promptEmbedDim == e.outDim && outChans == e.outDim,
+                     "EfficientViT-SAM's \(e.outDim)×64×64 embedding does not fit a \(imageSize)² model with \(promptEmbedDim)-channel prompts")
         }
         if let v = hqVitDim {
             try need((1...Bounds.channels).contains(v), "HQ feature channels \(v) are not in 1...\(Bounds.channels)")

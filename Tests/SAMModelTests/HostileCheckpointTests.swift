@@ -153,6 +153,56 @@ final class HostileCheckpointTests: XCTestCase {
         }
     }
 
+    /// The light family's fuzz seeds (SAM_FUZZ_SEED_DIR): an HQ-SAM and an EfficientViT-SAM small enough to load whole
+    /// (the HQ one also runs, its image 32²), and a TinyViT file whose last width keeps it under libFuzzer's bound —
+    /// TinyViT-SAM's 64² grid needs a last width of 320 or more, so this one stops at the size check, naming it.
+    func testMicroLightSeeds() throws {
+        func values(_ k: String, _ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { Float(($0 * 7919 + k.utf8.count * 31) % 2001 - 1000) * 1e-4 })
+        }
+        func seed(_ c: SAMConfig, _ name: String) throws -> String {
+            var t: [String: Tensor] = [:]
+            for (k, shape) in WeightStore.shapes(for: c) where !k.hasSuffix("attention_bias_idxs") { t[k] = values(k, shape) }
+            for k in t.keys where k.hasSuffix("running_var") { t[k] = Tensor(shape: t[k]!.shape, repeating: 1) }
+            XCTAssertLessThan(t.values.reduce(0) { $0 + $1.count }, 40_000, name)
+            let path = dir + "/" + name
+            try CheckpointWriter.writeSafetensors(t, to: path)
+            if let out = ProcessInfo.processInfo.environment["SAM_FUZZ_SEED_DIR"] {
+                try? FileManager.default.removeItem(atPath: out + "/" + name)
+                try FileManager.default.copyItem(atPath: path, toPath: out + "/" + name)
+            }
+            return path
+        }
+        var hq = Self.microConfig
+        hq.hqVitDim = hq.encoderEmbedDim
+        let hqModel = try SamLoader.load(checkpoint: try seed(hq, "micro_sam_hq.safetensors"))
+        XCTAssertEqual(hqModel.config, hq)
+        let p = SamPredictor(model: hqModel)
+        p.setImage(RGBImage(width: 12, height: 9, pixels: [UInt8](repeating: 90, count: 12 * 9 * 3)))
+        let pred = try p.predict(Prompt(points: [(3, 4)], labels: [1]), multimaskOutput: true)
+        XCTAssertEqual(pred.maskCount, 1)
+        XCTAssertTrue(pred.iouPredictions.allSatisfy(\.isFinite))
+
+        var ev = Self.microConfig
+        ev.imageSize = 1024; ev.patchSize = 16
+        ev.encoder = .efficientViT(EfficientViTSamConfig(
+            family: "L", inputSize: 512, widths: [4, 4, 4, 4, 8], depths: [1, 1, 1, 1, 1], blocks: ["res", "fmb", "fmb", "mb", "att"],
+            expands: [1, 1, 1, 1, 1], fewerNorm: [false, false, false, true, true], qkvDim: 4, neckStages: [4, 3, 2],
+            headWidth: 4, headDepth: 1, neckExpand: 1, outDim: 16))
+        let evModel = try SamLoader.load(checkpoint: try seed(ev, "micro_efficientvit_sam.safetensors"))
+        XCTAssertEqual(evModel.config.encoder, ev.encoder)
+        XCTAssertEqual(evModel.config.promptEmbedDim, 16)
+
+        var tv = Self.microConfig
+        tv.imageSize = 1024; tv.patchSize = 16
+        tv.encoder = .tinyViT(TinyViTConfig(embedDims: [4, 4, 4, 8], depths: [1, 1, 1, 1], numHeads: [2, 1, 1, 1],
+                                            windowSizes: [7, 7, 14, 7], mlpRatio: 1, mbconvExpandRatio: 1, outChans: 16, numClasses: 0))
+        let path = try seed(tv, "micro_mobilesam_bounds.safetensors")
+        XCTAssertThrowsError(try SamLoader.load(checkpoint: path)) { e in
+            XCTAssertTrue("\(e)".contains("64"), "\(e)")
+        }
+    }
+
     /// A SAM 2.1 model small enough for a fuzz seed (23 K values): Hiera with embed 4 and one block per stage,
     /// neck and decoder 16 wide, and the video-only weights at their smallest (one memory, one memory-attention
     /// layer, a one-stage mask downsampler, one fuser block). Written to SAM_FUZZ_SEED_DIR as micro_sam2.safetensors.

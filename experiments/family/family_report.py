@@ -149,7 +149,13 @@ def main():
             wr.writerows(evals)
     os.makedirs(os.path.dirname(args.report), exist_ok=True)
     svg(rows, os.path.join(os.path.dirname(args.report), "family.svg"))
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+    info = {}
+    for l in open("/proc/cpuinfo"):
+        k, _, v = l.partition(":")
+        info.setdefault(k.strip(), v.strip())
+    flags = info.get("flags", "").split()
+    cpu = (f"{info.get('model name', platform.machine())} (CPU family {info.get('cpu family')} model {info.get('model')}; "
+           f"{'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'no AVX2'})")
     lines = ["# The SAM family on one machine", "",
              f"Regenerate: `python3 experiments/family/family_report.py --runs {args.runs} --rounds {args.rounds}"
              + "".join(f" --checkpoint {e['name']}={e['path']}" for e in evals) + "` (release build, quiet machine, "
