@@ -42,11 +42,15 @@ import argparse
 import json
 import math
 import os
+import sys
 import warnings
 
 import h5py
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dumpkit import flatten  # noqa: E402  (the dumps' NAME:i naming of tuple outputs)
 
 warnings.filterwarnings("ignore")
 
@@ -119,17 +123,6 @@ def write_stats(h5, group, name, t):
     h5.create_dataset(f"{group}samples/{name}", data=s.astype(np.float32))
     d = a.astype(np.float64)
     h5.create_dataset(f"{group}stats/{name}", data=np.array([d.sum(), (d * d).sum()], dtype=np.float32))
-
-
-def flatten(name, out):
-    if torch.is_tensor(out):
-        return [(name, out)]
-    if isinstance(out, (tuple, list)):
-        items = []
-        for i, o in enumerate(out):
-            items += flatten(f"{name}:{i}", o)
-        return items
-    return []
 
 
 def main():
