@@ -238,9 +238,7 @@ public struct SAMConfig: Codable, Equatable, Sendable {
     /// exceeds `Bounds`: what a shape-only check of the weights cannot see (a division by a head count of 0, a grid
     /// that is not a whole number of patches) and what would size allocations before any weight is compared.
     public func checkBounds() throws {
-        func need(_ ok: Bool, _ what: @autoclosure () -> String) throws {
-            if !ok { throw ModelLoadError.cannotInferConfig(what()) }
-        }
+        let need = ModelLoadError.require
         switch encoder {
         case .vit: try checkViTBounds(need)
         case .tinyViT(let t):

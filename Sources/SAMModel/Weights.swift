@@ -21,6 +21,13 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+extension ModelLoadError {
+    /// Throws `cannotInferConfig(what)` unless `ok`: the one check of every configuration's `checkBounds`.
+    public static func require(_ ok: Bool, _ what: @autoclosure () -> String) throws {
+        if !ok { throw ModelLoadError.cannotInferConfig(what()) }
+    }
+}
+
 /// How a parameter is initialised when weights are random (benchmarks of model sizes without a checkpoint).
 public enum ParameterInit: Sendable { case normal, ones, zeros }
 

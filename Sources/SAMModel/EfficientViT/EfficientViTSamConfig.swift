@@ -305,9 +305,7 @@ public struct EfficientViTSamConfig: Codable, Equatable, Sendable {
 
     /// Throws `cannotInferConfig` naming the first size that is not positive, inconsistent or out of bounds.
     public func checkBounds() throws {
-        func need(_ ok: Bool, _ what: @autoclosure () -> String) throws {
-            if !ok { throw ModelLoadError.cannotInferConfig(what()) }
-        }
+        let need = ModelLoadError.require
         let B = SAMConfig.Bounds.self
         let n = widths.count
         try need((1...8).contains(n), "\(n) backbone stages: expected 1 to 8")

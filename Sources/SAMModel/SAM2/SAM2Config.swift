@@ -196,9 +196,7 @@ public struct SAM2Config: Codable, Equatable, Sendable {
 
     /// Throws `cannotInferConfig` naming the first size that is not positive, inconsistent or out of bounds.
     public func checkBounds() throws {
-        func need(_ ok: Bool, _ what: @autoclosure () -> String) throws {
-            if !ok { throw ModelLoadError.cannotInferConfig(what()) }
-        }
+        let need = ModelLoadError.require
         let B = SAMConfig.Bounds.self
         try need(imageSize == 1024, "image size \(imageSize): SAM 2's image predictor works at 1024 only")
         try need((1...B.channels).contains(embedDim), "Hiera embed dim \(embedDim) is not in 1...\(B.channels)")

@@ -234,9 +234,7 @@ public struct TinyViTConfig: Codable, Equatable, Sendable {
     /// Throws `cannotInferConfig` naming the first size that is not positive, inconsistent or out of bounds: what the
     /// reference would reject (an assertion, a view that does not fit) and what would size allocations.
     public func checkBounds() throws {
-        func need(_ ok: Bool, _ what: @autoclosure () -> String) throws {
-            if !ok { throw ModelLoadError.cannotInferConfig(what()) }
-        }
+        let need = ModelLoadError.require
         let B = SAMConfig.Bounds.self
         let n = embedDims.count
         try need((2...8).contains(n), "TinyViT with \(n) layers: 2 to 8 expected")
