@@ -354,3 +354,35 @@ CLONES void sam_bf16_to_f32(const uint16_t *src, size_t n, float *dst) {
         __builtin_memcpy(dst + i, &u, 4);
     }
 }
+
+CLONES void sam_maxpool_nhwc(const float *src, size_t h, size_t w, size_t c, size_t stride, size_t k, size_t oy0,
+                             size_t oy1, float *dst) {
+    size_t ow = w / k;
+    for (size_t oy = oy0; oy < oy1; oy++) {
+        for (size_t ox = 0; ox < ow; ox++) {
+            float *d = dst + (oy * ow + ox) * c;
+            const float *s0 = src + ((oy * k) * w + ox * k) * stride;
+            size_t j = 0;
+            for (; j + 16 <= c; j += 16) {
+                v16 m = LOAD(s0 + j);
+                for (size_t dy = 0; dy < k; dy++)
+                    for (size_t dx = 0; dx < k; dx++) {
+                        if (dy == 0 && dx == 0) continue;
+                        v16 v = LOAD(src + ((oy * k + dy) * w + ox * k + dx) * stride + j);
+                        m = SELECT((v > m) | (v != v), v, m);
+                    }
+                STORE(d + j, m);
+            }
+            for (; j < c; j++) {
+                float m = s0[j];
+                for (size_t dy = 0; dy < k; dy++)
+                    for (size_t dx = 0; dx < k; dx++) {
+                        if (dy == 0 && dx == 0) continue;
+                        float v = src[((oy * k + dy) * w + ox * k + dx) * stride + j];
+                        if (v > m || v != v) m = v;
+                    }
+                d[j] = m;
+            }
+        }
+    }
+}

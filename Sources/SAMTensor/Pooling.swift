@@ -3,6 +3,8 @@
 // ref: pytorch aten/src/ATen/native/UpSample.h (area_pixel_compute_source_index, get_cubic_upsample_coefficients,
 // cubic_interp1d, upsample_get_value_bounded), cpu/UpSampleKernel.cpp, MaxPooling; nn.MaxPool2d(ceil_mode=False)
 
+import CSAMKernels
+
 /// PyTorch's cubic convolution weights (A = −0.75) for fraction t, in the kernel's float arithmetic.
 @inline(__always)
 func cubicCoefficients(_ t: Float) -> (Float, Float, Float, Float) {
@@ -45,24 +47,15 @@ public func interpolateBicubicRows(_ x: Tensor, width outW: Int) -> Tensor {
 }
 
 /// k×k max pooling with stride k (no padding, floor) of channels-last B×H×W×C values: `rows`×`cols` grids of
-/// `channels` at `src` (row stride `cols·channels`) into (rows/k)×(cols/k) at `dst`. NaN propagates as in PyTorch.
-public func maxPoolNHWC(_ src: UnsafePointer<Float>, rows h: Int, cols w: Int, channels c: Int, kernel k: Int,
-                        into dst: UnsafeMutablePointer<Float>) {
-    let oh = h / k, ow = w / k
-    for oy in 0..<oh {
-        for ox in 0..<ow {
-            let d = dst + (oy * ow + ox) * c
-            d.update(from: src + ((oy * k) * w + ox * k) * c, count: c)
-            for dy in 0..<k {
-                for dx in 0..<k where dy != 0 || dx != 0 {
-                    let s = src + ((oy * k + dy) * w + ox * k + dx) * c
-                    for j in 0..<c {
-                        let v = s[j]
-                        if v > d[j] || v.isNaN { d[j] = v }
-                    }
-                }
-            }
-        }
+/// `channels` at `src`, token to token `stride` floats apart (`channels` for a plain grid; 3·channels for the queries
+/// of a qkv tensor, read in place), into (rows/k)×(cols/k)×channels at `dst`. NaN propagates as in PyTorch. The
+/// output rows are spread over the cores (`sam_maxpool_nhwc`).
+public func maxPoolNHWC(_ src: UnsafePointer<Float>, rows h: Int, cols w: Int, channels c: Int, stride: Int? = nil,
+                        kernel k: Int, into dst: UnsafeMutablePointer<Float>) {
+    let oh = h / k, st = stride ?? c
+    precondition(st >= c, "maxPoolNHWC: token stride \(st) below the \(c) channels")
+    parallelChunks(oh, minChunk: max(1, 65536 / max(1, w * c))) { r in
+        sam_maxpool_nhwc(src, h, w, c, st, k, r.lowerBound, r.upperBound, dst)
     }
 }
 
@@ -72,9 +65,14 @@ public func maxPool(_ x: Tensor, kernel k: Int) -> Tensor {
     let b = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
     return Tensor(shape: [b, h / k, w / k, c]) { o in
         x.data.withUnsafeBufferPointer { xp in
-            for bi in 0..<b {
-                maxPoolNHWC(xp.baseAddress! + bi * h * w * c, rows: h, cols: w, channels: c, kernel: k,
-                            into: o.baseAddress! + bi * (h / k) * (w / k) * c)
+            if h % k == 0 {
+                // the b grids as one of b·h rows (no cell spans two)
+                maxPoolNHWC(xp.baseAddress!, rows: b * h, cols: w, channels: c, kernel: k, into: o.baseAddress!)
+            } else {
+                for bi in 0..<b {
+                    maxPoolNHWC(xp.baseAddress! + bi * h * w * c, rows: h, cols: w, channels: c, kernel: k,
+                                into: o.baseAddress! + bi * (h / k) * (w / k) * c)
+                }
             }
         }
     }

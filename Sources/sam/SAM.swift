@@ -134,9 +134,16 @@ struct ModelOptions: ParsableArguments {
         if let n = Precision.nativeNotice { FileHandle.standardError.write(Data((n + "\n").utf8)) }
     }
 
+    /// `loadModelOrRandom`, then the OpenBLAS notice: once the model has loaded, so that a file that does not load
+    /// gets its one-line error alone.
     private func loadAnyModel() throws -> AnyModel {
-        try requireModel()
+        let m = try loadModelOrRandom()
         Self.printBLASNotice()
+        return m
+    }
+
+    private func loadModelOrRandom() throws -> AnyModel {
+        try requireModel()
         let s2 = try sam2Config()
         if let c = checkpoint {
             let m = try ModelLoader.load(checkpoint: c, v1Config: modelType.flatMap { SAMConfig.presets[$0] }, sam2Config: s2,
@@ -157,15 +164,15 @@ struct ModelOptions: ParsableArguments {
         if checkpoint == nil && modelType == nil { throw ValidationError("give --checkpoint or --model-type") }
     }
 
-    /// Loads the model, after printing the OpenBLAS notice (`BLASCore.notice`) when the kernels in use are narrower
-    /// than the CPU's.
+    /// Loads the model, then prints the OpenBLAS notice (`BLASCore.notice`) when the kernels in use are narrower than
+    /// the CPU's (after the load, so that a file that does not load gets its one-line error alone).
     func load() throws -> Sam {
         try requireModel()
         try checkPrecision()
-        Self.printBLASNotice()
         let m = try checkpoint.map { try SamLoader.load(checkpoint: $0, config: modelType.flatMap { SAMConfig.presets[$0] }, precision: precision) }
             ?? SamLoader.random(config: SAMConfig.presets[modelType!]!, precision: precision)
         try applyHQ(m)
+        Self.printBLASNotice()
         return m
     }
 

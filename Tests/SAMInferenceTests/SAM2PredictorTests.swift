@@ -14,7 +14,9 @@ final class SAM2PredictorTests: XCTestCase {
         return p
     }
 
-    /// A batch of prompts decodes each prompt as it decodes alone (bit for bit: the same operations per prompt).
+    /// A batch of prompts decodes each prompt as it decodes alone: the same operations per prompt, equal to float32
+    /// rounding (bit for bit with OpenBLAS's AVX-512 kernels; its Haswell kernels, which OPENBLAS_CORETYPE=Haswell
+    /// selects, round a row of a product differently by where the row falls in it, as in the v1 predictor's test).
     func testBatchEqualsSinglePrompts() throws {
         let p = try predictor()
         let prompts = [Prompt(points: [(10, 20), (60, 90)], labels: [1, 0], box: (5, 8, 100, 150)),
@@ -24,10 +26,14 @@ final class SAM2PredictorTests: XCTestCase {
             let batch = try p.predictBatch(prompts, multimaskOutput: mm)
             for (i, q) in prompts.enumerated() {
                 let one = try p.predict(q, multimaskOutput: mm)
-                XCTAssertEqual(batch[i].lowResLogits, one.lowResLogits, "prompt \(i), multimask \(mm)")
-                XCTAssertEqual(batch[i].iouPredictions, one.iouPredictions)
-                XCTAssertEqual(batch[i].masks, one.masks)
-                XCTAssertEqual(batch[i].objectScoreLogit, one.objectScoreLogit)
+                let what = "prompt \(i), multimask \(mm)"
+                let scale = max(1e-3, one.lowResLogits.data.map { abs($0) }.max() ?? 0)
+                XCTAssertEqual(batch[i].lowResLogits.shape, one.lowResLogits.shape, what)
+                XCTAssertLessThanOrEqual(maxAbsDiff(batch[i].lowResLogits.data, one.lowResLogits.data), 1e-5 * scale, what)
+                XCTAssertLessThanOrEqual(maxAbsDiff(batch[i].iouPredictions, one.iouPredictions), 1e-6, what)
+                XCTAssertEqual(batch[i].objectScoreLogit ?? .nan, one.objectScoreLogit ?? .nan, accuracy: 1e-5, what)
+                XCTAssertEqual(batch[i].maskCount, one.maskCount, what)
+                XCTAssertGreaterThanOrEqual(agreement(batch[i].masks, one.masks), 0.9999, what)
             }
         }
         XCTAssertThrowsError(try p.predictBatch([prompts[0], Prompt(points: [(1, 1)], labels: [1])])) { e in

@@ -80,6 +80,72 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// 2×2 max pooling with NaN propagating and an odd row count (floored), as PyTorch pools.
+    /// torch.manual_seed(0); x = torch.randn(2, 3, 5, 4); x[0, 1, 0, 1] = x[1, 2, 3, 3] = nan; F.max_pool2d(x, 2, 2),
+    /// both channels-last
+    func testMaxPoolMatchesTorchWithNaN() {
+        let x = Tensor(shape: [2, 5, 4, 3], data: [
+            -1.12584, 0.598839, -0.10231, -1.15236, .nan, 0.792444, -0.250579, -0.34136, -0.289668, -0.433879,
+            1.853006, 0.052507, 0.84871, 0.750189, 0.52286, 0.692009, -0.585498, 2.302205, -0.316013, -0.173397,
+            -1.468894, -2.115219, 0.183478, -1.586689, 0.322275, 1.389366, -0.67309, -1.263335, 1.586334, 0.872831,
+            0.349983, 0.946298, 1.055357, 0.308134, -0.843677, 0.177844, 0.119842, -0.613583, -0.230335, 1.237658,
+            0.031593, -0.391754, 1.116777, -0.492677, 0.543295, -0.247278, 0.248415, -0.395158, -1.352654, 0.439696,
+            -0.446217, -1.695931, 0.112411, 0.744021, 0.566651, 0.640792, 1.52098, 0.793508, 0.441156, 3.410503,
+            -1.531184, -0.093348, -2.613322, -1.234135, 0.68705, -1.696474, 1.819725, -0.838315, -0.228242,
+            -0.551529, 0.000892, 0.279955, -0.569248, 0.841894, -0.701524, 0.919971, -0.400034, 1.036687, 1.110816,
+            1.039462, -0.60367, 1.289874, 0.358153, -1.278765, -1.478174, -0.246001, 0.09295, 2.567233, 2.302516,
+            -0.6661, -0.47312, -1.881689, 0.608047, 0.335551, -0.049727, -0.73002, -1.629326, -1.044979, 1.375038,
+            -0.549744, -0.956501, 0.659631, -0.479834, 0.033532, 0.476557, -0.499682, 0.710087, .nan, -1.06698,
+            1.645867, 0.180367, 1.11494, -1.360169, 0.108332, -0.140671, 0.344565, -0.754823, 0.805754, 0.519868,
+            0.244319])
+        let expected: [Float] = [
+            0.84871, .nan, 2.302205, -0.250579, 1.853006, 0.052507, 1.237658, 1.586334, 0.872831, 1.116777, 0.946298,
+            1.055357, 0.919971, 0.841894, 1.036687, 1.819725, 1.039462, 0.279955, 2.567233, 2.302516, 1.375038,
+            0.335551, 0.710087, .nan]
+        let y = maxPool(x, kernel: 2)
+        XCTAssertEqual(y.shape, [2, 2, 2, 3])
+        for (i, (a, e)) in zip(y.data, expected).enumerated() {
+            XCTAssert(a == e || (a.isNaN && e.isNaN), "max pool [\(i)]: \(a) vs \(e)")
+        }
+    }
+
+    /// The vector kernel against the definition (each cell's values in row-major order, replaced when greater or
+    /// NaN) on queries read in place from a qkv layout (token stride 3·C), C = 37 (two 16-lane blocks and a tail),
+    /// 3 grids of 6 rows pooled as one grid of 18 and, with 5 rows, one at a time.
+    func testMaxPoolStridedQueriesMatchDefinition() {
+        let c = 37, w = 6, k = 2
+        var rng = SplitMix64(seed: 7)
+        for h in [6, 5] {
+            let b = 3
+            var qkv = (0..<(b * h * w * 3 * c)).map { _ in rng.nextFloat() * 2 - 1 }
+            for i in stride(from: 11, to: qkv.count, by: 97) { qkv[i] = .nan }
+            var expected = [Float](repeating: 0, count: b * (h / k) * (w / k) * c)
+            for bi in 0..<b { for oy in 0..<(h / k) { for ox in 0..<(w / k) { for j in 0..<c {
+                var m = Float.nan, first = true
+                for dy in 0..<k { for dx in 0..<k {
+                    let v = qkv[((bi * h + oy * k + dy) * w + ox * k + dx) * 3 * c + j]
+                    if first || v > m || v.isNaN { m = v }
+                    first = false
+                } }
+                expected[((bi * (h / k) + oy) * (w / k) + ox) * c + j] = m
+            } } } }
+            var got = [Float](repeating: 0, count: expected.count)
+            qkv.withUnsafeBufferPointer { q in
+                got.withUnsafeMutableBufferPointer { o in
+                    if h % k == 0 {
+                        maxPoolNHWC(q.baseAddress!, rows: b * h, cols: w, channels: c, stride: 3 * c, kernel: k, into: o.baseAddress!)
+                    } else {
+                        for bi in 0..<b {
+                            maxPoolNHWC(q.baseAddress! + bi * h * w * 3 * c, rows: h, cols: w, channels: c, stride: 3 * c, kernel: k,
+                                        into: o.baseAddress! + bi * (h / k) * (w / k) * c)
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern), "h = \(h)")
+        }
+    }
+
     func testWindowPartitionPadsAndRoundTrips() {
         let x = Tensor(shape: [1, 5, 5, 2], data: (0..<50).map(Float.init))
         let (w, padded) = windowPartition(x, windowSize: 3)

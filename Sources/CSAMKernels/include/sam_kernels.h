@@ -61,6 +61,13 @@ void sam_f32_to_bf16(const float *src, size_t rows, size_t cols, size_t ld, uint
 /// bfloat16 → float32 (exact): dst[i] = src[i] << 16.
 void sam_bf16_to_f32(const uint16_t *src, size_t n, float *dst);
 
+/// k×k max pooling with stride k (no padding, floor) of an h×w grid of tokens, token (y, x)'s c channels at
+/// src + (y·w + x)·stride (stride ≥ c: c for a plain channels-last grid, 3c for the queries of a qkv tensor), output
+/// rows oy0 ..< oy1 of the (h/k)×(w/k)×c result at dst. Each window's values in row-major order, a value replacing
+/// the max when it is greater or NaN (PyTorch's max_pool2d, so NaN propagates).
+void sam_maxpool_nhwc(const float *src, size_t h, size_t w, size_t c, size_t stride, size_t k, size_t oy0, size_t oy1,
+                      float *dst);
+
 /// Which version the loader picked: 512, 256 or 128 (the vector width in bits).
 int sam_kernels_width(void);
 #endif

@@ -36,10 +36,14 @@ public final class MultiScaleAttention {
                 // q = max-pool of the queries over s×s (do_pool on q reshaped B×H×W×C)
                 var pooled = [Float](repeating: 0, count: b * nq * c)
                 pooled.withUnsafeMutableBufferPointer { pp in
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: n * c) { qb in
+                    // the b grids (windows) of h rows as one grid of b·h rows when h is a multiple of s (no pooling
+                    // cell spans two of them); the queries read in place from qkv
+                    if h % s == 0 {
+                        maxPoolNHWC(base, rows: b * h, cols: wd, channels: c, stride: 3 * c, kernel: s, into: pp.baseAddress!)
+                    } else {
                         for bi in 0..<b {
-                            for i in 0..<n { (qb.baseAddress! + i * c).update(from: base + (bi * n + i) * 3 * c, count: c) }
-                            maxPoolNHWC(qb.baseAddress!, rows: h, cols: wd, channels: c, kernel: s, into: pp.baseAddress! + bi * nq * c)
+                            maxPoolNHWC(base + bi * n * 3 * c, rows: h, cols: wd, channels: c, stride: 3 * c, kernel: s,
+                                        into: pp.baseAddress! + bi * nq * c)
                         }
                     }
                     scaledDotProductAttention(q: pp.baseAddress!, qRow: c, qBatch: nq * c, k: base + c, kRow: 3 * c, kBatch: n * 3 * c,
