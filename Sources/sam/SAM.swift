@@ -112,8 +112,11 @@ struct ModelOptions: ParsableArguments {
     /// --model-type.
     func loadAny() throws -> AnyModel {
         try checkPrecision()
-        let m = try loadAnyModel()
+        let m = try loadModelOrRandom()
         if case .sam(let v1) = m { try applyHQ(v1) } else if hqTokenOnly { try applyHQ(nil) }
+        // the notice once the model has loaded and taken its options: a file or option refused gets its one-line
+        // error alone
+        Self.printBLASNotice()
         return m
     }
 
@@ -132,14 +135,6 @@ struct ModelOptions: ParsableArguments {
         guard precision == .bf16 else { return }
         try Precision.checkBF16()
         if let n = Precision.nativeNotice { FileHandle.standardError.write(Data((n + "\n").utf8)) }
-    }
-
-    /// `loadModelOrRandom`, then the OpenBLAS notice: once the model has loaded, so that a file that does not load
-    /// gets its one-line error alone.
-    private func loadAnyModel() throws -> AnyModel {
-        let m = try loadModelOrRandom()
-        Self.printBLASNotice()
-        return m
     }
 
     private func loadModelOrRandom() throws -> AnyModel {
