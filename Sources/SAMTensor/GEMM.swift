@@ -64,7 +64,8 @@ public enum BF16Counter {
 }
 
 private func bf16gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: MatrixOperand, lda: Int,
-                      b: MatrixOperand, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                      b: MatrixOperand, ldb: Int, bias: UnsafePointer<Float>? = nil, beta: Float,
+                      c: UnsafeMutablePointer<Float>, ldc: Int) {
     GEMMCounter.add(2 * m * n * k)
     BF16Counter.counter.wrappingAdd(2 * m * n * k, ordering: .relaxed)
     let g = BF16GEMM.shared
@@ -72,7 +73,7 @@ private func bf16gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha:
         let aw = r0 == 0 ? a : (transA ? a + r0 : a + r0 * lda)
         let bw = c0 == 0 ? b : (transB ? b + c0 * ldb : b + c0)
         g.run(transA: transA, transB: transB, m: rows, n: cols, k: k, alpha: alpha, a: aw, lda: lda, b: bw, ldb: ldb,
-              beta: beta, c: c + r0 * ldc + c0, ldc: ldc)
+              bias: bias.map { $0 + c0 }, beta: beta, c: UnsafeMutableRawPointer(c + r0 * ldc + c0), ldc: ldc)
     }
 }
 
@@ -125,13 +126,30 @@ private func fillRows(_ o: UnsafeMutablePointer<Float>, rows: Int, with bias: Te
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let (inF, outF, rows, outShape) = linearShapes(x, weight, "linear")
     return Tensor(shape: outShape) { out in
-        if let bias { fillRows(out.baseAddress!, rows: rows, with: bias) }
         x.data.withUnsafeBufferPointer { xp in
-            weight.withMatrix { wp in
-                gemm(transB: true, m: rows, n: outF, k: inF, a: .f32(xp.baseAddress!), lda: inF,
-                     b: wp, ldb: inF, beta: bias == nil ? 0 : 1, c: out.baseAddress!, ldc: outF)
-            }
+            linearProduct(.f32(xp.baseAddress!), rows: rows, inF: inF, weight: weight, bias: bias, into: out.baseAddress!)
         }
+    }
+}
+
+/// out[rows × out] = a[rows × in] · weightᵀ + bias. fp32 (OpenBLAS): C starts as the bias in every row and the
+/// product adds onto it; bf16 (oneDNN): the bias is the matmul's own, added to the float32 accumulator as C is
+/// written (one pass over C instead of a fill, then a read and a write). Either way each value is the product's float
+/// sum plus the bias, rounded once.
+private func linearProduct(_ a: MatrixOperand, rows: Int, inF: Int, weight: Tensor, bias: Tensor?, into o: UnsafeMutablePointer<Float>) {
+    let outF = weight.shape[0]
+    weight.withMatrix { wp in
+        var bf16 = Precision.products == .bf16 || weight.bf16 != nil
+        if case .bf16 = a { bf16 = true }
+        if let bias, bf16, rows > 0 {
+            bias.data.withUnsafeBufferPointer { bp in
+                bf16gemm(transA: false, transB: true, m: rows, n: outF, k: inF, alpha: 1, a: a, lda: inF, b: wp, ldb: inF,
+                         bias: bp.baseAddress!, beta: 0, c: o, ldc: outF)
+            }
+            return
+        }
+        if let bias { fillRows(o, rows: rows, with: bias) }
+        gemm(transB: true, m: rows, n: outF, k: inF, a: a, lda: inF, b: wp, ldb: inF, beta: bias == nil ? 0 : 1, c: o, ldc: outF)
     }
 }
 
@@ -160,17 +178,19 @@ public func linearGELU(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
 /// linear(GELU(`x @ w1ᵀ + b1`), w2, b2) in bf16 mode: the hidden layer's bias and GELU in float32, written straight
 /// to bf16 for the second product (one pass over the 4·C-wide hidden layer instead of three: the GELU's, then the
 /// rounding of the second product's operand). The same values as `linear(linearGELU(…))` in bf16 mode, bit for bit.
+/// (oneDNN's own bias + gelu_erf post-ops with a bf16 destination were measured slower on vit_h's 1280 → 5120 shape:
+/// its accumulators go through a scratchpad of the whole band, 3.70 s against 3.54 s for the 32 MLPs on Zen 5.)
 public func linearGELULinearBF16(_ x: Tensor, w1: Tensor, b1: Tensor?, w2: Tensor, b2: Tensor?) -> Tensor {
     let (inF, hidden, rows, _) = linearShapes(x, w1, "linearGELULinearBF16")
     precondition(w2.shape[1] == hidden, "linearGELULinearBF16: second weight \(w2.shape) for hidden width \(hidden)")
     let outF = w2.shape[0]
     var outShape = x.shape
     outShape[outShape.count - 1] = outF
-    let h16 = UnsafeMutablePointer<UInt16>.allocate(capacity: rows * hidden)
+    let h16 = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, rows * hidden))
     defer { h16.deallocate() }
     do {
         // the float32 hidden layer lives only until its bf16 copy is made
-        let h = UnsafeMutablePointer<Float>.allocate(capacity: rows * hidden)
+        let h = UnsafeMutablePointer<Float>.allocate(capacity: max(1, rows * hidden))
         defer { h.deallocate() }
         x.data.withUnsafeBufferPointer { xp in
             w1.withMatrix { wp in
@@ -185,12 +205,7 @@ public func linearGELULinearBF16(_ x: Tensor, w1: Tensor, b1: Tensor?, w2: Tenso
         }
     }
     return Tensor(shape: outShape) { out in
-        let o = out.baseAddress!
-        if let b2 { fillRows(o, rows: rows, with: b2) }
-        w2.withMatrix { wp in
-            gemm(transB: true, m: rows, n: outF, k: hidden, a: .bf16(h16), lda: hidden, b: wp, ldb: hidden,
-                 beta: b2 == nil ? 0 : 1, c: o, ldc: outF)
-        }
+        linearProduct(.bf16(h16), rows: rows, inF: hidden, weight: w2, bias: b2, into: out.baseAddress!)
     }
 }
 

@@ -90,15 +90,19 @@ final class BF16GEMM: @unchecked Sendable {
     struct Key: Hashable {
         var m, n, k, sa0, sa1, sb0, sb1, ldc: Int
         var alpha, beta: Float
+        /// A float32 bias row of n values added to every row of C (oneDNN's matmul bias, before the sum post-op).
+        var bias = false
     }
     final class Entry: @unchecked Sendable {
         let primitive: dnnl_primitive_t
         let scratchpad: Int
         let a, b, c: dnnl_memory_desc_t
+        let bias: dnnl_memory_desc_t?
         let impl: String
         init(primitive: dnnl_primitive_t, scratchpad: Int, a: dnnl_memory_desc_t, b: dnnl_memory_desc_t,
-             c: dnnl_memory_desc_t, impl: String) {
-            self.primitive = primitive; self.scratchpad = scratchpad; self.a = a; self.b = b; self.c = c; self.impl = impl
+             c: dnnl_memory_desc_t, bias: dnnl_memory_desc_t?, impl: String) {
+            self.primitive = primitive; self.scratchpad = scratchpad; self.a = a; self.b = b; self.c = c; self.bias = bias
+            self.impl = impl
         }
     }
     private let cache = Mutex<[Key: Entry]>([:])
@@ -123,7 +127,13 @@ final class BF16GEMM: @unchecked Sendable {
             preconditionFailure("oneDNN: no memory descriptor for a \(key.m)×\(key.k)×\(key.n) product")
         }
         var desc = dnnl_matmul_desc_t()
-        Self.check(dnnl_matmul_desc_init(&desc, &a, &b, nil, &c), "matmul descriptor")
+        var biasMD = key.bias ? Self.matrix(rows: 1, cols: key.n, strides: (key.n, 1), dnnl_f32) : nil
+        if key.bias && biasMD == nil { preconditionFailure("oneDNN: no memory descriptor for a bias of \(key.n)") }
+        if biasMD != nil {
+            Self.check(dnnl_matmul_desc_init(&desc, &a, &b, &biasMD!, &c), "matmul descriptor")
+        } else {
+            Self.check(dnnl_matmul_desc_init(&desc, &a, &b, nil, &c), "matmul descriptor")
+        }
         var attr: dnnl_primitive_attr_t?
         Self.check(dnnl_primitive_attr_create(&attr), "attributes")
         defer { dnnl_primitive_attr_destroy(attr) }
@@ -148,7 +158,8 @@ final class BF16GEMM: @unchecked Sendable {
         let scratch = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0).map { dnnl_memory_desc_get_size($0) } ?? 0
         var prim: dnnl_primitive_t?
         Self.check(dnnl_primitive_create(&prim, pd), "matmul primitive")
-        let e = Entry(primitive: prim!, scratchpad: Int(scratch), a: a, b: b, c: c, impl: impl.map { String(cString: $0) } ?? "?")
+        let e = Entry(primitive: prim!, scratchpad: Int(scratch), a: a, b: b, c: c, bias: biasMD,
+                      impl: impl.map { String(cString: $0) } ?? "?")
         return cache.withLock { table in
             if let other = table[key] { dnnl_primitive_destroy(e.primitive); return other }
             table[key] = e
@@ -189,7 +200,7 @@ final class BF16GEMM: @unchecked Sendable {
     /// call's operands), and growing buffers for converted operands and scratchpads. oneDNN's calls to make these
     /// cost more than a small product itself (the global attention's thousands of depth-64 products).
     final class ThreadContext {
-        struct Bound { var a, b, c: dnnl_memory_t; var scratch: dnnl_memory_t?; let entry: Entry }
+        struct Bound { var a, b, c: dnnl_memory_t; var bias, scratch: dnnl_memory_t?; let entry: Entry }
         var stream: dnnl_stream_t
         var bound: [Key: Bound] = [:]
         var aBuf = Buffer(), bBuf = Buffer(), scratch = Buffer()
@@ -218,6 +229,7 @@ final class BF16GEMM: @unchecked Sendable {
             for b in bound.values {
                 dnnl_memory_destroy(b.a); dnnl_memory_destroy(b.b); dnnl_memory_destroy(b.c)
                 if let s = b.scratch { dnnl_memory_destroy(s) }
+                if let s = b.bias { dnnl_memory_destroy(s) }
             }
             dnnl_stream_destroy(stream)
             aBuf.pointer?.deallocate(); bBuf.pointer?.deallocate(); scratch.pointer?.deallocate()
@@ -252,9 +264,10 @@ final class BF16GEMM: @unchecked Sendable {
         }
     }
 
-    /// C[M×N] = alpha · op(A) · op(B) + beta · C on the calling thread; float32 operands are converted here.
+    /// C[M×N] = alpha · op(A) · op(B) (+ bias, a row of N float32 values added to each row) + beta · C on the
+    /// calling thread; float32 operands are converted here.
     func run(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: MatrixOperand, lda: Int,
-             b: MatrixOperand, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+             b: MatrixOperand, ldb: Int, bias: UnsafePointer<Float>? = nil, beta: Float, c: UnsafeMutableRawPointer, ldc: Int) {
         let ctx = context()
         // stored shapes: A is m×k (k×m when transposed), B is k×n (n×k when transposed)
         let (aRows, aCols) = transA ? (k, m) : (m, k)
@@ -262,35 +275,44 @@ final class BF16GEMM: @unchecked Sendable {
         let (ap, aLd) = Self.bf16(a, rows: aRows, cols: aCols, ld: lda, buffer: &ctx.aBuf)
         let (bp, bLd) = Self.bf16(b, rows: bRows, cols: bCols, ld: ldb, buffer: &ctx.bBuf)
         let key = Key(m: m, n: n, k: k, sa0: transA ? 1 : aLd, sa1: transA ? aLd : 1,
-                      sb0: transB ? 1 : bLd, sb1: transB ? bLd : 1, ldc: ldc, alpha: alpha, beta: beta)
+                      sb0: transB ? 1 : bLd, sb1: transB ? bLd : 1, ldc: ldc, alpha: alpha, beta: beta, bias: bias != nil)
         let bd: ThreadContext.Bound
         if let known = ctx.bound[key] {
             bd = known
         } else {
             let e = entry(key)
             var am = e.a, bm = e.b, cm = e.c
-            var ma: dnnl_memory_t?, mb: dnnl_memory_t?, mc: dnnl_memory_t?, ms: dnnl_memory_t?
+            var ma: dnnl_memory_t?, mb: dnnl_memory_t?, mc: dnnl_memory_t?, ms: dnnl_memory_t?, mbias: dnnl_memory_t?
             Self.check(dnnl_memory_create(&ma, &am, engine, nil), "A memory")
             Self.check(dnnl_memory_create(&mb, &bm, engine, nil), "B memory")
             Self.check(dnnl_memory_create(&mc, &cm, engine, nil), "C memory")
+            if var bmd = e.bias { Self.check(dnnl_memory_create(&mbias, &bmd, engine, nil), "bias memory") }
             if e.scratchpad > 0 {
                 var sm = dnnl_primitive_desc_query_md_scratch(e)
                 Self.check(dnnl_memory_create(&ms, &sm, engine, nil), "scratchpad memory")
             }
-            bd = ThreadContext.Bound(a: ma!, b: mb!, c: mc!, scratch: ms, entry: e)
+            bd = ThreadContext.Bound(a: ma!, b: mb!, c: mc!, bias: mbias, scratch: ms, entry: e)
             ctx.bound[key] = bd
         }
         Self.check(dnnl_memory_set_data_handle(bd.a, ap), "A handle")
         Self.check(dnnl_memory_set_data_handle(bd.b, bp), "B handle")
-        Self.check(dnnl_memory_set_data_handle(bd.c, UnsafeMutableRawPointer(c)), "C handle")
+        Self.check(dnnl_memory_set_data_handle(bd.c, c), "C handle")
         var args = (dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: bd.a), dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: bd.b),
-                    dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: bd.c), dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: bd.scratch))
-        if let ms = bd.scratch {
-            Self.check(dnnl_memory_set_data_handle(ms, ctx.scratch.reserve(bd.entry.scratchpad)), "scratchpad handle")
-        }
-        let count: Int32 = bd.scratch == nil ? 3 : 4
+                    dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: bd.c), dnnl_exec_arg_t(arg: 0, memory: nil),
+                    dnnl_exec_arg_t(arg: 0, memory: nil))
+        var count: Int32 = 3
         withUnsafeMutablePointer(to: &args) { p in
-            p.withMemoryRebound(to: dnnl_exec_arg_t.self, capacity: 4) { a in
+            p.withMemoryRebound(to: dnnl_exec_arg_t.self, capacity: 5) { a in
+                if let ms = bd.scratch {
+                    Self.check(dnnl_memory_set_data_handle(ms, ctx.scratch.reserve(bd.entry.scratchpad)), "scratchpad handle")
+                    a[Int(count)] = dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: ms)
+                    count += 1
+                }
+                if let mbias = bd.bias, let bias {
+                    Self.check(dnnl_memory_set_data_handle(mbias, UnsafeMutableRawPointer(mutating: bias)), "bias handle")
+                    a[Int(count)] = dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: mbias)
+                    count += 1
+                }
                 Self.check(dnnl_primitive_execute(bd.entry.primitive, ctx.stream, count, a), "matmul")
             }
         }

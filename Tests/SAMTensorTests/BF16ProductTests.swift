@@ -89,6 +89,37 @@ final class BF16ProductTests: XCTestCase {
         XCTAssertLessThan(rel, 1e-2)
     }
 
+    /// A linear layer's bias in bf16 is oneDNN's matmul bias (no fill of C first): each output is the product of the
+    /// rounded operands plus the bias, for shapes split into bands of rows (m ≥ n), of columns (the bias offset with
+    /// its band), run whole, and for a bf16 operand A (the MLP's second product).
+    func testLinearBiasIsAddedOnceInEveryBand() throws {
+        try requireBF16()
+        for (rows, inF, outF) in [(5, 7, 3), (300, 96, 40), (40, 96, 300), (1, 64, 1024)] {
+            let x = random(rows * inF, seed: 11), w = random(outF * inF, seed: 12)
+            let bias = random(outF, seed: 13).map { $0 * 100 }
+            let got = linear(Tensor(shape: [rows, inF], data: x), weight: Tensor(shape: [outF, inF], data: w).convertedToBF16(),
+                             bias: Tensor(shape: [outF], data: bias))
+            let rx = rounded(x), rw = rounded(w)
+            var worst = 0.0
+            for i in 0..<rows {
+                for o in 0..<outF {
+                    var acc = 0.0
+                    for j in 0..<inF { acc += Double(rx[i * inF + j]) * Double(rw[o * inF + j]) }
+                    let want = acc + Double(bias[o])
+                    worst = max(worst, abs(Double(got.data[i * outF + o]) - want) / (1 + abs(want)))
+                }
+            }
+            XCTAssertLessThan(worst, 1e-6, "rows \(rows) in \(inF) out \(outF)")
+        }
+        // the second product of the bf16 MLP takes its hidden layer as bf16 and adds lin2's bias the same way
+        let x = Tensor(shape: [70, 32], data: random(70 * 32, seed: 14))
+        let w1 = Tensor(shape: [128, 32], data: random(128 * 32, seed: 15)), b1 = Tensor(shape: [128], data: random(128, seed: 16))
+        let w2 = Tensor(shape: [32, 128], data: random(32 * 128, seed: 17)), b2 = Tensor(shape: [32], data: random(32, seed: 18).map { $0 * 50 })
+        let fused = Precision.with(.bf16) { linearGELULinearBF16(x, w1: w1, b1: b1, w2: w2, b2: b2) }
+        let plain = Precision.with(.bf16) { linear(linearGELU(x, weight: w1, bias: b1), weight: w2, bias: b2) }
+        XCTAssertEqual(fused.data, plain.data)
+    }
+
     /// A weight held as bf16 gives the same linear layer as a float32 weight in bf16 mode (both round the same
     /// values and run the same products), and the mode is restored after `Precision.with`.
     func testBF16WeightEqualsModeAndModeIsScoped() throws {
