@@ -245,3 +245,75 @@ func relPosTerms(q: UnsafePointer<Float>, c3: Int, hd: Int, height: Int, width: 
               b: rw + x * width * hd, ldb: hd, c: RW + x * width, ldc: width * width, precision: .fp32)
     }
 }
+
+/// The windowed attention of the ViT's blocks in bf16 mode, straight from the unpartitioned qkv grid: for every ws×ws
+/// window of a B×H×W grid (padded at the bottom/right to multiples of ws with `padRow`, the qkv of a zero token) and
+/// every head, what `windowPartition` followed by `attentionDecomposedRelPos` (its keys-major path) and
+/// `windowUnpartition` compute, for the real tokens only. Per (window, head) job: the window's k and v rows (all ws²
+/// tokens, padding included, as keys) and its real queries gathered and rounded to bf16 in one pass, the real queries'
+/// float32 rows for the relative-position terms (float32 products, as in every mode), Sᵀ = scale · K Qᵀ keys-major
+/// over the real queries only, the relative terms and the exp down each column, Sᵀᵀ V, 1/sum, and the rows written to
+/// their tokens of the output. The padding queries, whose outputs the reference drops, are not computed; the
+/// partitioned copy of qkv (ws²-padded, 4900 rows for 64×64 tokens in 14×14 windows) and of the output never exist.
+/// - qkv: [B, H, W, 3C] (q, k, v of each token, heads of hd = C / heads within each); relPosH, relPosW: [2·ws − 1, hd].
+/// - Returns [B, H, W, C].
+public func windowedAttentionDecomposedRelPosBF16(qkv: Tensor, windowSize ws: Int, padRow: [Float], heads: Int,
+                                                  relPosH: Tensor, relPosW: Tensor) -> Tensor {
+    precondition(qkv.rank == 4 && qkv.shape[3] % 3 == 0 && padRow.count == qkv.shape[3],
+                 "windowedAttentionDecomposedRelPosBF16: qkv \(qkv.shape), pad row \(padRow.count)")
+    let b = qkv.shape[0], h = qkv.shape[1], w = qkv.shape[2], c3 = qkv.shape[3], c = c3 / 3, hd = c / heads
+    precondition(relPosH.shape == [2 * ws - 1, hd] && relPosW.shape == [2 * ws - 1, hd],
+                 "windowedAttentionDecomposedRelPosBF16: tables \(relPosH.shape), \(relPosW.shape) for windows of \(ws), head dim \(hd)")
+    let n = ws * ws, nh = (h + ws - 1) / ws, nw = (w + ws - 1) / ws, span = 2 * ws - 1
+    let scale = Float(1.0 / Double(hd).squareRoot())
+    return Tensor(shape: [b, h, w, c]) { out in
+        qkv.data.withUnsafeBufferPointer { qp in
+        padRow.withUnsafeBufferPointer { pp in
+        relPosH.data.withUnsafeBufferPointer { rhp in
+        relPosW.data.withUnsafeBufferPointer { rwp in
+            let src = qp.baseAddress!, pad = pp.baseAddress!, ob = out.baseAddress!
+            parallelItems(b * nh * nw * heads) { job in
+                let head = job % heads, win = job / heads
+                let bi = win / (nh * nw), wy = (win / nw) % nh, wx = win % nw
+                let rows = min(ws, h - wy * ws), cols = min(ws, w - wx * ws), nq = rows * cols
+                let floats = nq * hd + n * nq + 2 * ws * nq + 2 * span * nq + nq + nq * hd + 2 * n * hd
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: floats) { fb in
+                withUnsafeTemporaryAllocation(of: UInt16.self, capacity: (2 * n + nq) * hd) { hb in
+                    let QF = fb.baseAddress!, S = QF + nq * hd, RHT = S + n * nq, RWT = RHT + ws * nq
+                    let PH = RWT + ws * nq, PW = PH + span * nq, inv = PW + span * nq, O = inv + nq
+                    let KF = O + nq * hd, VF = KF + n * hd
+                    let K16 = hb.baseAddress!, V16 = K16 + n * hd, Q16 = V16 + n * hd
+                    // gathered in float32 (row copies), then rounded in one pass per matrix
+                    for t in 0..<n {
+                        let iy = t / ws, ix = t % ws
+                        let real = iy < rows && ix < cols
+                        let row = real ? src + ((bi * h + wy * ws + iy) * w + wx * ws + ix) * c3 : pad
+                        (KF + t * hd).update(from: row + c + head * hd, count: hd)
+                        (VF + t * hd).update(from: row + 2 * c + head * hd, count: hd)
+                        if real { (QF + (iy * cols + ix) * hd).update(from: row + head * hd, count: hd) }
+                    }
+                    sam_f32_to_bf16(KF, n, hd, hd, K16)
+                    sam_f32_to_bf16(VF, n, hd, hd, V16)
+                    sam_f32_to_bf16(QF, nq, hd, hd, Q16)
+                    // Sᵀ = scale · K qᵀ: keys-major, the real queries as columns
+                    gemm(transB: true, m: n, n: nq, k: hd, alpha: scale, a: .bf16(K16), lda: hd, b: .bf16(Q16), ldb: hd, c: S, ldc: nq)
+                    // rel_h[t, ky] = q[t] · Th[y(t) − ky + ws − 1], rel_w[t, kx] = q[t] · Tw[x(t) − kx + ws − 1], transposed
+                    sgemm(transB: true, m: span, n: nq, k: hd, a: rhp.baseAddress!, lda: hd, b: QF, ldb: hd, c: PH, ldc: nq, precision: .fp32)
+                    sgemm(transB: true, m: span, n: nq, k: hd, a: rwp.baseAddress!, lda: hd, b: QF, ldb: hd, c: PW, ldc: nq, precision: .fp32)
+                    for t in 0..<nq {
+                        let y = t / cols, x = t % cols
+                        for ky in 0..<ws { RHT[ky * nq + t] = PH[(y - ky + ws - 1) * nq + t] }
+                        for kx in 0..<ws { RWT[kx * nq + t] = PW[(x - kx + ws - 1) * nq + t] }
+                    }
+                    relPosExpColumns(S, height: ws, width: ws, queries: nq, relHT: RHT, relWT: RWT, inv: inv)
+                    gemm(transA: true, m: nq, n: hd, k: n, a: .f32(S), lda: nq, b: .bf16(V16), ldb: hd, c: O, ldc: hd)
+                    scaleRows(O, rows: nq, cols: hd, stride: hd, by: inv)
+                    for t in 0..<nq {
+                        let y = wy * ws + t / cols, x = wx * ws + t % cols
+                        (ob + ((bi * h + y) * w + x) * c + head * hd).update(from: O + t * hd, count: hd)
+                    }
+                }}
+            }
+        }}}}
+    }
+}

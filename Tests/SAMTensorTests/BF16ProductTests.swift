@@ -120,6 +120,41 @@ final class BF16ProductTests: XCTestCase {
         XCTAssertEqual(fused.data, plain.data)
     }
 
+    /// The bf16 windowed attention read straight from the qkv grid (`windowedAttentionDecomposedRelPosBF16`, the
+    /// encoder's inference path) against what the recorded path runs: `windowPartition` with the pad row, the
+    /// keys-major attention in bf16 mode, `windowUnpartition`. A 10×13 grid in windows of 4 (padded on both axes,
+    /// edge windows of 2×4, 4×1 and 2×1 real tokens), 3 heads of 8, two batch items, a pad row that is not zero.
+    /// Same rounded operands, same float32 steps; only the products' shapes (the padding queries are skipped) differ.
+    func testWindowedAttentionFromGridEqualsPartitionedPath() throws {
+        try requireBF16()
+        let b = 2, h = 10, w = 13, ws = 4, heads = 3, hd = 8, c = heads * hd
+        let qkv = Tensor(shape: [b, h, w, 3 * c], data: random(b * h * w * 3 * c, seed: 21).map { $0 * 3 })
+        let pad = random(3 * c, seed: 22)
+        let rph = Tensor(shape: [2 * ws - 1, hd], data: random((2 * ws - 1) * hd, seed: 23))
+        let rpw = Tensor(shape: [2 * ws - 1, hd], data: random((2 * ws - 1) * hd, seed: 24))
+        let fused = Precision.with(.bf16) {
+            windowedAttentionDecomposedRelPosBF16(qkv: qkv, windowSize: ws, padRow: pad, heads: heads, relPosH: rph, relPosW: rpw)
+        }
+        let reference = Precision.with(.bf16) { () -> Tensor in
+            let (windows, padded) = windowPartition(qkv, windowSize: ws, padRow: pad)
+            let a = attentionDecomposedRelPos(qkv: windows, batch: windows.shape[0], height: ws, width: ws, heads: heads,
+                                              relPosH: rph, relPosW: rpw)
+            return windowUnpartition(a.reshaped([windows.shape[0], ws, ws, c]), windowSize: ws, padded: padded, original: (h, w))
+        }
+        XCTAssertEqual(fused.shape, [b, h, w, c])
+        var worst: Float = 0
+        for (x, y) in zip(fused.data, reference.data) { worst = max(worst, abs(x - y) / (1 + abs(y))) }
+        XCTAssertLessThan(worst, 2e-6)
+        // and it is bf16: against the fp32 path it moves by far more than float32 rounding
+        let fp32 = { () -> Tensor in
+            let (windows, padded) = windowPartition(qkv, windowSize: ws, padRow: pad)
+            let a = attentionDecomposedRelPos(qkv: windows, batch: windows.shape[0], height: ws, width: ws, heads: heads,
+                                              relPosH: rph, relPosW: rpw)
+            return windowUnpartition(a.reshaped([windows.shape[0], ws, ws, c]), windowSize: ws, padded: padded, original: (h, w))
+        }()
+        XCTAssertGreaterThan(zip(fused.data, fp32.data).map { abs($0 - $1) }.max()!, 1e-4)
+    }
+
     /// A weight held as bf16 gives the same linear layer as a float32 weight in bf16 mode (both round the same
     /// values and run the same products), and the mode is restored after `Precision.with`.
     func testBF16WeightEqualsModeAndModeIsScoped() throws {

@@ -44,8 +44,18 @@ public final class Attention {
     public func windowed(_ x: Tensor, windowSize ws: Int) -> Tensor {
         let b = x.shape[0], h = x.shape[1], wd = x.shape[2], c = x.shape[3]
         let q = Profiler.measure("encoder: qkv + proj") { qkv(x, nil) }
+        let padRow = qkv.bias?.data ?? [Float](repeating: 0, count: 3 * c)
+        if Precision.products == .bf16 && relPosH.shape[0] == 2 * ws - 1 && relPosW.shape[0] == 2 * ws - 1 {
+            // bf16: the attention reads its windows from the grid and writes the real tokens back (no partitioned
+            // copies, no padding queries)
+            let a = Profiler.measure("encoder: windowed attention") {
+                windowedAttentionDecomposedRelPosBF16(qkv: q, windowSize: ws, padRow: padRow, heads: numHeads,
+                                                      relPosH: relPosH, relPosW: relPosW)
+            }
+            return Profiler.measure("encoder: qkv + proj") { proj(a, nil) }
+        }
         let (windows, padded) = Profiler.measure("encoder: window partition") {
-            windowPartition(q, windowSize: ws, padRow: qkv.bias?.data ?? [Float](repeating: 0, count: 3 * c))
+            windowPartition(q, windowSize: ws, padRow: padRow)
         }
         let a = Profiler.measure("encoder: windowed attention") { attend(qkv: windows) }
         let un = Profiler.measure("encoder: window partition") {
