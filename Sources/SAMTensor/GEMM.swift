@@ -188,21 +188,27 @@ public func linearGELULinearBF16(_ x: Tensor, w1: Tensor, b1: Tensor?, w2: Tenso
     outShape[outShape.count - 1] = outF
     let h16 = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, rows * hidden))
     defer { h16.deallocate() }
-    do {
-        // the float32 hidden layer lives only until its bf16 copy is made
-        let h = UnsafeMutablePointer<Float>.allocate(capacity: max(1, rows * hidden))
-        defer { h.deallocate() }
+    // the float32 hidden layer exists a block of at most 4096 rows at a time (the ViT's whole grid; Hiera's first
+    // stages have 16× and 4× as many tokens, whose float32 hidden layer would otherwise lift bf16's peak above fp32's)
+    let block = min(max(rows, 1), 4096)
+    let h = UnsafeMutablePointer<Float>.allocate(capacity: block * hidden)
+    defer { h.deallocate() }
+    let bias = b1?.data ?? [Float](repeating: 0, count: hidden)
+    var r0 = 0
+    while r0 < rows {
+        let m = min(block, rows - r0)
         x.data.withUnsafeBufferPointer { xp in
             w1.withMatrix { wp in
-                gemm(transB: true, m: rows, n: hidden, k: inF, a: .f32(xp.baseAddress!), lda: inF, b: wp, ldb: inF, c: h, ldc: hidden)
+                gemm(transB: true, m: m, n: hidden, k: inF, a: .f32(xp.baseAddress! + r0 * inF), lda: inF, b: wp, ldb: inF,
+                     c: h, ldc: hidden)
             }
         }
-        let bias = b1?.data ?? [Float](repeating: 0, count: hidden)
         bias.withUnsafeBufferPointer { bp in
-            parallelChunks(rows, minChunk: max(1, 16384 / hidden)) { r in
-                sam_bias_gelu_bf16(h + r.lowerBound * hidden, r.count, hidden, bp.baseAddress!, h16 + r.lowerBound * hidden)
+            parallelChunks(m, minChunk: max(1, 16384 / hidden)) { r in
+                sam_bias_gelu_bf16(h + r.lowerBound * hidden, r.count, hidden, bp.baseAddress!, h16 + (r0 + r.lowerBound) * hidden)
             }
         }
+        r0 += m
     }
     return Tensor(shape: outShape) { out in
         linearProduct(.bf16(h16), rows: rows, inF: hidden, weight: w2, bias: b2, into: out.baseAddress!)

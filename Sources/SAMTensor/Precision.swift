@@ -217,6 +217,13 @@ final class BF16GEMM: @unchecked Sendable {
                 }
                 return pointer!
             }
+            /// Frees the buffer when it holds more than `limit` bytes.
+            mutating func shrink(to limit: Int) {
+                guard bytes > limit else { return }
+                pointer?.deallocate()
+                pointer = nil
+                bytes = 0
+            }
         }
 
         init(engine: dnnl_engine_t) {
@@ -317,7 +324,15 @@ final class BF16GEMM: @unchecked Sendable {
             }
         }
         Self.check(dnnl_stream_wait(ctx.stream), "stream wait")
+        // buffers grown past `keptBufferBytes` (operands of a 256×256 grid's products) are given back after the call
+        // rather than held by the thread for the rest of the process
+        ctx.aBuf.shrink(to: Self.keptBufferBytes); ctx.bBuf.shrink(to: Self.keptBufferBytes)
+        ctx.scratch.shrink(to: Self.keptBufferBytes)
     }
+
+    /// The most bytes a thread keeps in each of its conversion and scratchpad buffers between calls: the ViT's
+    /// operands (a 2048-row band of 1280 bf16 values is 5 MB) stay; larger ones are allocated per call.
+    static let keptBufferBytes = 1 << 20
 
     private func dnnl_primitive_desc_query_md_scratch(_ e: Entry) -> dnnl_memory_desc_t {
         var pd: const_dnnl_primitive_desc_t?

@@ -118,6 +118,11 @@ final class BF16ProductTests: XCTestCase {
         let fused = Precision.with(.bf16) { linearGELULinearBF16(x, w1: w1, b1: b1, w2: w2, b2: b2) }
         let plain = Precision.with(.bf16) { linear(linearGELU(x, weight: w1, bias: b1), weight: w2, bias: b2) }
         XCTAssertEqual(fused.data, plain.data)
+        // more rows than one block of the float32 hidden layer (4096): two blocks, the same values
+        let tall = Tensor(shape: [4100, 32], data: random(4100 * 32, seed: 19))
+        let fusedTall = Precision.with(.bf16) { linearGELULinearBF16(tall, w1: w1, b1: b1, w2: w2, b2: b2) }
+        let plainTall = Precision.with(.bf16) { linear(linearGELU(tall, weight: w1, bias: b1), weight: w2, bias: b2) }
+        XCTAssertEqual(fusedTall.data, plainTall.data)
     }
 
     /// The bf16 windowed attention read straight from the qkv grid (`windowedAttentionDecomposedRelPosBF16`, the
