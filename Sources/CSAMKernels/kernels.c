@@ -386,3 +386,114 @@ CLONES void sam_maxpool_nhwc(const float *src, size_t h, size_t w, size_t c, siz
         }
     }
 }
+
+// Winograd F(2×2, 3×3): the transforms of SAMTensor/EfficientViTOps.swift's winogradBand, 16 tiles per vector.
+// Each value is computed by the same operations in the same order as the scalar definition (contraction is off), so
+// the results are bit-identical to it; the tiles' even and odd columns are split with shuffles.
+
+#define EVENS(lo, hi) __builtin_shufflevector((lo), (hi), 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define ODDS(lo, hi) __builtin_shufflevector((lo), (hi), 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+
+CLONES void sam_winograd_input_f23(const float *image, size_t cin, size_t h, size_t w, size_t ty0, size_t nty, float *v) {
+    const size_t tw = (w + 1) / 2, t = nty * tw, xs = cin * t;
+    // a padded row holds x = −1 … 2·tw (index x + 1), zeros outside the image, and slack for the last vector loads
+    const size_t len = 2 * tw + 2 + 32;
+    float rows[4][len], comb[4][len];
+    for (size_t ch = 0; ch < cin; ch++) {
+        const float *plane = image + ch * h * w;
+        for (size_t r = 0; r < nty; r++) {
+            const long y0 = 2 * (long)(ty0 + r) - 1;
+            for (int i = 0; i < 4; i++) {
+                const long y = y0 + i;
+                memset(rows[i], 0, len * sizeof(float));
+                if (y >= 0 && y < (long)h) memcpy(rows[i] + 1, plane + (size_t)y * w, w * sizeof(float));
+            }
+            // along y: d0 − d2, d1 + d2, d2 − d1, d1 − d3
+            for (size_t k = 0; k < len; k++) {
+                comb[0][k] = rows[0][k] - rows[2][k];
+                comb[1][k] = rows[1][k] + rows[2][k];
+                comb[2][k] = rows[2][k] - rows[1][k];
+                comb[3][k] = rows[1][k] - rows[3][k];
+            }
+            // along x, tile tx reading q_k = comb[2·tx + k]: q0 − q2, q1 + q2, q2 − q1, q1 − q3
+            for (int i = 0; i < 4; i++) {
+                const float *q = comb[i];
+                float *d0 = v + (4 * i) * xs + ch * t + r * tw, *d1 = d0 + xs, *d2 = d1 + xs, *d3 = d2 + xs;
+                size_t tx = 0;
+                for (; tx + 16 <= tw; tx += 16) {
+                    const float *b = q + 2 * tx;
+                    v16 lo = LOAD(b), hi = LOAD(b + 16), lo2 = LOAD(b + 2), hi2 = LOAD(b + 18);
+                    v16 q0 = EVENS(lo, hi), q1 = ODDS(lo, hi), q2 = EVENS(lo2, hi2), q3 = ODDS(lo2, hi2);
+                    STORE(d0 + tx, q0 - q2);
+                    STORE(d1 + tx, q1 + q2);
+                    STORE(d2 + tx, q2 - q1);
+                    STORE(d3 + tx, q1 - q3);
+                }
+                for (; tx < tw; tx++) {
+                    const float *b = q + 2 * tx;
+                    d0[tx] = b[0] - b[2];
+                    d1[tx] = b[1] + b[2];
+                    d2[tx] = b[2] - b[1];
+                    d3[tx] = b[1] - b[3];
+                }
+            }
+        }
+    }
+}
+
+CLONES void sam_winograd_output_f23(const float *mm, size_t m, size_t t, size_t ty0, size_t nty, size_t h, size_t w,
+                                    const float *bias, float *c, size_t ldc) {
+    const size_t tw = (w + 1) / 2, xs = m * t, y0 = 2 * ty0;
+    for (size_t o = 0; o < m; o++) {
+        const float b0 = bias ? bias[o] : 0.0f;
+        const v16 bv = SPLAT(b0);
+        float *dst = c + o * ldc;
+        for (size_t r = 0; r < nty; r++) {
+            const size_t oy = 2 * (ty0 + r);
+            const int second = oy + 1 < h;
+            float *line0 = dst + (oy - y0) * w, *line1 = line0 + w;
+            const float *src = mm + o * t + r * tw;
+            size_t tx = 0;
+            // whole blocks of 16 tiles with both columns inside the image
+            for (; tx + 16 <= tw && 2 * tx + 31 < w; tx += 16) {
+                const float *s = src + tx;
+                v16 m0 = LOAD(s), m1 = LOAD(s + xs), m2 = LOAD(s + 2 * xs), m3 = LOAD(s + 3 * xs);
+                v16 m4 = LOAD(s + 4 * xs), m5 = LOAD(s + 5 * xs), m6 = LOAD(s + 6 * xs), m7 = LOAD(s + 7 * xs);
+                v16 m8 = LOAD(s + 8 * xs), m9 = LOAD(s + 9 * xs), m10 = LOAD(s + 10 * xs), m11 = LOAD(s + 11 * xs);
+                // s0 = row0 + row1 + row2, s1 = row1 − row2 − row3 (rows of the 4×4 M, element j of each)
+                v16 s00 = (m0 + m4) + m8, s01 = (m1 + m5) + m9, s02 = (m2 + m6) + m10, s03 = (m3 + m7) + m11;
+                v16 y00 = ((s00 + s01) + s02) + bv, y01 = ((s01 - s02) - s03) + bv;
+                v16 a = __builtin_shufflevector(y00, y01, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+                v16 bb = __builtin_shufflevector(y00, y01, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+                STORE(line0 + 2 * tx, a);
+                STORE(line0 + 2 * tx + 16, bb);
+                if (second) {
+                    v16 m12 = LOAD(s + 12 * xs), m13 = LOAD(s + 13 * xs), m14 = LOAD(s + 14 * xs), m15 = LOAD(s + 15 * xs);
+                    v16 s10 = (m4 - m8) - m12, s11 = (m5 - m9) - m13, s12 = (m6 - m10) - m14, s13 = (m7 - m11) - m15;
+                    v16 y10 = ((s10 + s11) + s12) + bv, y11 = ((s11 - s12) - s13) + bv;
+                    v16 e = __builtin_shufflevector(y10, y11, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+                    v16 f = __builtin_shufflevector(y10, y11, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+                    STORE(line1 + 2 * tx, e);
+                    STORE(line1 + 2 * tx + 16, f);
+                }
+            }
+            for (; tx < tw; tx++) {
+                const float *s = src + tx;
+                float mv[16];
+                for (int k = 0; k < 16; k++) mv[k] = s[k * xs];
+                float s0[4], s1[4];
+                for (int j = 0; j < 4; j++) {
+                    s0[j] = (mv[j] + mv[4 + j]) + mv[8 + j];
+                    s1[j] = (mv[4 + j] - mv[8 + j]) - mv[12 + j];
+                }
+                const int two = 2 * tx + 1 < w;
+                line0[2 * tx] = ((s0[0] + s0[1]) + s0[2]) + b0;
+                if (two) line0[2 * tx + 1] = ((s0[1] - s0[2]) - s0[3]) + b0;
+                if (second) {
+                    line1[2 * tx] = ((s1[0] + s1[1]) + s1[2]) + b0;
+                    if (two) line1[2 * tx + 1] = ((s1[1] - s1[2]) - s1[3]) + b0;
+                }
+            }
+        }
+    }
+}

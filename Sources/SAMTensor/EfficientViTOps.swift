@@ -6,6 +6,7 @@
 // ref: efficientsam/models/nn/ops.py@1.0.0 (LiteMLA.relu_linear_att, relu_quadratic_att, UpSampleLayer),
 // efficientsam/models/nn/act.py@1.0.0 (gelu = nn.GELU(approximate="tanh")), pytorch aten/src/ATen/native/UpSample.h
 // and cpu/UpSampleKernel.cpp (bicubic, align_corners=False: taps and order of the sums)
+import CSAMKernels
 import Foundation
 
 // MARK: - tanh GELU
@@ -443,60 +444,15 @@ private func winogradBand(_ image: UnsafePointer<Float>, channels cin: Int, heig
     let tw = (w + 1) / 2, t = tileRows.count * tw
     withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * (cin + m) * t) { buf in
         let v = buf.baseAddress!, mm = v + 16 * cin * t
-        // input transform: V[ξ][c][tile]
-        for ch in 0..<cin {
-            let plane = image + ch * h * w
-            for (r, ty) in tileRows.enumerated() {
-                let y0 = 2 * ty - 1
-                for tx in 0..<tw {
-                    let x0 = 2 * tx - 1
-                    @inline(__always) func row(_ y: Int) -> SIMD4<Float> {
-                        guard y >= 0 && y < h else { return SIMD4() }
-                        let line = plane + y * w
-                        if x0 >= 0 && x0 + 3 < w { return UnsafeRawPointer(line + x0).loadUnaligned(as: SIMD4<Float>.self) }
-                        var q = SIMD4<Float>()
-                        for k in 0..<4 where x0 + k >= 0 && x0 + k < w { q[k] = line[x0 + k] }
-                        return q
-                    }
-                    let d0 = row(y0), d1 = row(y0 + 1), d2 = row(y0 + 2), d3 = row(y0 + 3)
-                    let dst = v + ch * t + r * tw + tx, xs = cin * t  // element ξ at dst[ξ · xs]
-                    @inline(__always) func put(_ i: Int, _ q: SIMD4<Float>) {
-                        dst[(4 * i) * xs] = q[0] - q[2]
-                        dst[(4 * i + 1) * xs] = q[1] + q[2]
-                        dst[(4 * i + 2) * xs] = q[2] - q[1]
-                        dst[(4 * i + 3) * xs] = q[1] - q[3]
-                    }
-                    put(0, d0 - d2); put(1, d1 + d2); put(2, d2 - d1); put(3, d1 - d3)
-                }
-            }
-        }
+        // input transform: V[ξ][c][tile] (vectorised over 16 tiles; `sam_winograd_input_f23`)
+        sam_winograd_input_f23(image, cin, h, w, tileRows.lowerBound, tileRows.count, v)
         for xi in 0..<16 {
             sgemm(m: m, n: t, k: cin, a: u + xi * m * cin, lda: cin, b: v + xi * cin * t, ldb: t, c: mm + xi * m * t, ldc: t)
         }
         // output transform: Y = Aᵀ M A, + bias
-        let y0 = 2 * tileRows.lowerBound, xs = m * t
-        for o in 0..<m {
-            let b0 = bias?.data[o] ?? 0
-            let dst = c + o * ldc
-            for (r, ty) in tileRows.enumerated() {
-                for tx in 0..<tw {
-                    let src = mm + o * t + r * tw + tx  // element ξ at src[ξ · xs]
-                    @inline(__always) func rowOf(_ i: Int) -> SIMD4<Float> {
-                        SIMD4(src[(4 * i) * xs], src[(4 * i + 1) * xs], src[(4 * i + 2) * xs], src[(4 * i + 3) * xs])
-                    }
-                    let m0 = rowOf(0), m1 = rowOf(1), m2 = rowOf(2), m3 = rowOf(3)
-                    let s0 = m0 + m1 + m2, s1 = m1 - m2 - m3
-                    let oy = 2 * ty, twoCols = 2 * tx + 1 < w
-                    var line = dst + (oy - y0) * w + 2 * tx
-                    line[0] = s0[0] + s0[1] + s0[2] + b0
-                    if twoCols { line[1] = s0[1] - s0[2] - s0[3] + b0 }
-                    if oy + 1 < h {
-                        line += w
-                        line[0] = s1[0] + s1[1] + s1[2] + b0
-                        if twoCols { line[1] = s1[1] - s1[2] - s1[3] + b0 }
-                    }
-                }
-            }
+        let b = bias?.data ?? []
+        b.withUnsafeBufferPointer { bp in
+            sam_winograd_output_f23(mm, m, t, tileRows.lowerBound, tileRows.count, h, w, bias == nil ? nil : bp.baseAddress, c, ldc)
         }
     }
 }

@@ -68,6 +68,18 @@ void sam_bf16_to_f32(const uint16_t *src, size_t n, float *dst);
 void sam_maxpool_nhwc(const float *src, size_t h, size_t w, size_t c, size_t stride, size_t k, size_t oy0, size_t oy1,
                       float *dst);
 
+/// Winograd F(2×2, 3×3) input transform of tile rows ty0 ..< ty0 + nty of one image (cin planes of h×w, zero padding
+/// 1): tile (ty, tx)'s 4×4 patch d at rows 2·ty − 1 …, columns 2·tx − 1 … becomes Bᵀ d B, element ξ = 4i + j at
+/// v[ξ·cin·t + ch·t + r·tw + tx] (tw = (w + 1) / 2 tiles per row, t = nty·tw, r = ty − ty0).
+/// Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1].
+void sam_winograd_input_f23(const float *image, size_t cin, size_t h, size_t w, size_t ty0, size_t nty, float *v);
+
+/// Winograd F(2×2, 3×3) output transform: from the 16 products' results mm[ξ·m·t + o·t + r·tw + tx] (m output
+/// channels), the 2×2 outputs Aᵀ M A + bias[o] (bias may be NULL) of each tile, written to output rows 2·ty0 …
+/// (clipped to h×w) of channel o at c + o·ldc + (row − 2·ty0)·w + column. Aᵀ = [1 1 1 0; 0 1 −1 −1].
+void sam_winograd_output_f23(const float *mm, size_t m, size_t t, size_t ty0, size_t nty, size_t h, size_t w,
+                             const float *bias, float *c, size_t ldc);
+
 /// Which version the loader picked: 512, 256 or 128 (the vector width in bits).
 int sam_kernels_width(void);
 #endif
