@@ -33,11 +33,12 @@ extension EfficientViT {
         public let kernel: Int, stride: Int, groups: Int, inChannels: Int, outChannels: Int
 
         /// The weight transformed for Winograd's F(2×2, 3×3) (`winogradWeights`), for the 3×3 stride-1 convolutions
-        /// over at least `winogradMinChannels` channels: the neck's and the deeper FusedMBConvs' (16/9 of their weights
-        /// again in memory). Below that the transforms cost more than the product saves (measured: 256 → 1024 at 64²
-        /// 35% faster, 128 → 512 at 128² 14%, 64 → 256 at 256² none).
+        /// over at least `winogradMinChannels` channels: every such convolution of the released sizes (the stage-0
+        /// ResBlocks at 32 channels, the FusedMBConvs, the neck), 16/9 of their weights again in memory. With the
+        /// vectorised transforms Winograd is the faster of the two down to 32 channels (measured on Zen 5: the 3×3
+        /// stage of xl1 0.056 → 0.043 s at 32, its FusedMBConvs 0.877 → 0.79 s at 64).
         public let winograd: Tensor?
-        public static let winogradMinChannels = 128
+        public static let winogradMinChannels = 32
 
         /// The convolution with its norm and activation, for `convolutionBands` (groups 1) or `depthwiseConvolution`.
         public var step: ConvolutionStep {
