@@ -497,3 +497,40 @@ CLONES void sam_winograd_output_f23(const float *mm, size_t m, size_t t, size_t 
         }
     }
 }
+
+CLONES void sam_depthwise_plane(const float *src, size_t h, size_t w, const float *kern, size_t k, size_t s, size_t pad,
+                                float b0, float *dst, size_t oh, size_t ow) {
+    // a padded input row: column x at index x + pad, zeros outside the plane, slack for the last vector loads
+    const size_t len = s * ow + k + 32;
+    float row[len];
+    memset(row, 0, len * sizeof(float));
+    const v16 bv = SPLAT(b0);
+    for (size_t oy = 0; oy < oh; oy++) {
+        float *line = dst + oy * ow;
+        size_t ox = 0;
+        for (; ox + 16 <= ow; ox += 16) STORE(line + ox, bv);
+        for (; ox < ow; ox++) line[ox] = b0;
+        for (size_t ky = 0; ky < k; ky++) {
+            const long iy = (long)(oy * s + ky) - (long)pad;
+            if (iy < 0 || iy >= (long)h) continue;
+            const size_t copy = w < len - pad ? w : len - pad;
+            memcpy(row + pad, src + (size_t)iy * w, copy * sizeof(float));
+            for (size_t kx = 0; kx < k; kx++) {
+                const float wv = kern[ky * k + kx];
+                const v16 wvv = SPLAT(wv);
+                // output ox reads row[s·ox + kx]; columns outside the plane are zeros there (x + 0 is x)
+                size_t o = 0;
+                if (s == 1) {
+                    for (; o + 16 <= ow; o += 16) STORE(line + o, LOAD(line + o) + wvv * LOAD(row + o + kx));
+                } else {
+                    for (; o + 16 <= ow; o += 16) {
+                        const float *b = row + 2 * o + kx;
+                        v16 lo = LOAD(b), hi = LOAD(b + 16);
+                        STORE(line + o, LOAD(line + o) + wvv * EVENS(lo, hi));
+                    }
+                }
+                for (; o < ow; o++) line[o] += wv * row[s * o + kx];
+            }
+        }
+    }
+}

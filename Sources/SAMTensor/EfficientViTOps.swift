@@ -481,39 +481,7 @@ public func depthwiseConvolution(_ x: Tensor, _ step: ConvolutionStep, residual:
             parallelItems(n * c) { plane in
                 let ch = plane % c, src = xp.baseAddress! + plane * h * w, dst = out.baseAddress! + plane * oh * ow
                 let kern = wp.baseAddress! + ch * k * k, b0 = step.bias?.data[ch] ?? 0
-                let half = (w + 1) / 2
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: s == 2 ? 2 * half : 1) { split in
-                    let even = split.baseAddress!, odd = even + half
-                    for oy in 0..<oh {
-                        let line = dst + oy * ow
-                        line.update(repeating: b0, count: ow)
-                        for ky in 0..<k {
-                            let iy = oy * s - pad + ky
-                            if iy < 0 || iy >= h { continue }
-                            let row = src + iy * w
-                            if s == 2 {
-                                for j in 0..<(w / 2) { even[j] = row[2 * j]; odd[j] = row[2 * j + 1] }
-                                if w % 2 == 1 { even[w / 2] = row[w - 1] }
-                            }
-                            for kx in 0..<k {
-                                let wv = kern[ky * k + kx], d = kx - pad  // input column s·ox + d
-                                // output columns whose input column is inside the row
-                                let lo = d >= 0 ? 0 : (-d + s - 1) / s
-                                let hi = min(ow, w - 1 - d < 0 ? 0 : (w - 1 - d) / s + 1)
-                                if lo >= hi { continue }
-                                let base: UnsafeMutablePointer<Float>
-                                if s == 1 {
-                                    base = UnsafeMutablePointer(mutating: row) + d
-                                } else {
-                                    // 2·ox + d: column ox + ⌊d/2⌋ of the even or odd half
-                                    let fl = d >= 0 ? d / 2 : -((-d + 1) / 2)
-                                    base = (d & 1 == 0 ? even : odd) + fl
-                                }
-                                for ox in lo..<hi { line[ox] += wv * base[ox] }
-                            }
-                        }
-                    }
-                }
+                sam_depthwise_plane(src, h, w, kern, k, s, pad, b0, dst, oh, ow)
                 let count = oh * ow
                 if let scale = step.scale, let shift = step.shift { affineInPlace(dst, count: count, scale: scale[ch], shift: shift[ch]) }
                 if step.gelu { geluTanhInPlace(dst, count: count) }

@@ -203,11 +203,13 @@ final class EfficientViTTests: XCTestCase {
     }
 
     /// The depthwise convolution with its epilogue against the sums by definition followed by `channelEpilogue`: odd and
-    /// even sizes, strides 1 and 2, kernels 3 and 5 (wider than a 2×2 grid), with and without a bias and residual.
+    /// even sizes, strides 1 and 2, kernels 3 and 5 (wider than a 2×2 grid), with and without a bias and residual; rows
+    /// of one and two 16-lane vectors and a tail at both strides.
     func testDepthwiseConvolutionMatchesDepthwiseConv2dThenEpilogue() {
         let cases: [(n: Int, c: Int, h: Int, w: Int, k: Int, s: Int, bias: Bool)] = [
             (2, 3, 13, 11, 3, 2, true), (1, 4, 16, 16, 3, 2, false), (1, 5, 9, 30, 3, 1, true), (2, 2, 17, 18, 5, 1, false),
-            (1, 3, 2, 2, 5, 1, true), (1, 2, 7, 1, 3, 2, false), (1, 6, 32, 33, 5, 2, true),
+            (1, 3, 2, 2, 5, 1, true), (1, 2, 7, 1, 3, 2, false), (1, 6, 32, 33, 5, 2, true), (1, 2, 12, 70, 3, 2, true),
+            (1, 2, 5, 40, 3, 1, false),
         ]
         for (i, c) in cases.enumerated() {
             let x = randomTensor([c.n, c.c, c.h, c.w], seed: UInt64(100 + 10 * i))

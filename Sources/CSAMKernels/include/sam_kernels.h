@@ -80,6 +80,12 @@ void sam_winograd_input_f23(const float *image, size_t cin, size_t h, size_t w, 
 void sam_winograd_output_f23(const float *mm, size_t m, size_t t, size_t ty0, size_t nty, size_t h, size_t w,
                              const float *bias, float *c, size_t ldc);
 
+/// One plane of a depthwise convolution (k×k taps, stride s of 1 or 2, zero padding pad): dst (oh×ow) = b0, then
+/// + kern[ky·k + kx] · input for ky, kx in row-major order, rows outside the plane skipped and columns outside it
+/// read as zeros (the same sums as skipping them); 16 outputs per vector, stride 2 by splitting even columns.
+void sam_depthwise_plane(const float *src, size_t h, size_t w, const float *kern, size_t k, size_t s, size_t pad,
+                         float b0, float *dst, size_t oh, size_t ow);
+
 /// Which version the loader picked: 512, 256 or 128 (the vector width in bits).
 int sam_kernels_width(void);
 #endif
