@@ -534,3 +534,41 @@ CLONES void sam_depthwise_plane(const float *src, size_t h, size_t w, const floa
         }
     }
 }
+
+// EfficientViT's per-channel epilogue: BatchNorm's affine, the tanh GELU (nn.GELU(approximate="tanh")) and a residual
+// in one pass. GELU as x / (1 + e^(−2u)), u = √(2/π)(x + 0.044715x³) (tanh's identity, without its cancellation near
+// −1), 0 below −10 (x clamped there first so that no huge quotient or subnormal comes out), NaN kept.
+#define GELU_TANH_BETA 0.7978845608028654f
+#define GELU_TANH_KAPPA 0.044715f
+#define VGELU_TANH(xv) ({ \
+    v16 xg_ = (xv); \
+    i16 small_ = xg_ < SPLAT(-10.0f); \
+    v16 xc_ = SELECT(small_, SPLAT(-10.0f), xg_); \
+    v16 m2u_ = SPLAT(-2.0f * GELU_TANH_BETA) * (xc_ + SPLAT(GELU_TANH_KAPPA) * xc_ * xc_ * xc_); \
+    v16 q_ = xc_ / (SPLAT(1.0f) + VEXP(m2u_)); \
+    SELECT(small_, SPLAT(0.0f), q_); })
+
+static inline __attribute__((always_inline)) float sgelu_tanh(float x) {
+    if (x < -10.0f) return 0.0f;
+    float m2u = (-2.0f * GELU_TANH_BETA) * (x + GELU_TANH_KAPPA * x * x * x);
+    return x / (1.0f + sexp(m2u));
+}
+
+CLONES void sam_epilogue_row(float *p, size_t n, int affine, float scale, float shift, int gelu, const float *residual) {
+    const v16 sc = SPLAT(scale), sh = SPLAT(shift);
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        v16 v = LOAD(p + j);
+        if (affine) v = v * sc + sh;
+        if (gelu) v = VGELU_TANH(v);
+        if (residual) v = v + LOAD(residual + j);
+        STORE(p + j, v);
+    }
+    for (; j < n; j++) {
+        float v = p[j];
+        if (affine) v = v * scale + shift;
+        if (gelu) v = sgelu_tanh(v);
+        if (residual) v = v + residual[j];
+        p[j] = v;
+    }
+}

@@ -19,60 +19,15 @@ private let geluTanhKappa: Float = 0.044715
 /// u = √(2/π)(x + 0.044715x³), the same function without tanh's cancellation near −1 for negative x; 0 below −10.
 @inline(__always)
 public func geluTanhScalar(_ x: Float) -> Float {
-    if x < -10 { return 0 }  // as the vector lanes (geluTanh16)
+    if x < -10 { return 0 }  // as the vector lanes (`sam_epilogue_row`)
     let u = geluTanhBeta * (x + geluTanhKappa * x * x * x)
     return x / (1 + expf(-2 * u))
 }
 
-/// e^x for 16 lanes: Cephes' expf (x clamped to [−80, 88.3], n = round(x·log₂e), r = x − n·ln2 in two parts,
-/// degree-5 polynomial in r, times 2ⁿ built in the exponent bits); within 2 ulp of the true value on that range,
-/// never subnormal (e^−80 ≈ 1.8e−35). Only vector-by-vector operations and masked selects: Swift's scalar-by-vector
-/// operators and `pointwiseMin` are lane loops that the optimiser does not vectorise.
-@inline(__always)
-func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let lo = SIMD16<Float>(repeating: -80), hi = SIMD16<Float>(repeating: 88.3)
-    var x = x.replacing(with: lo, where: x .< lo)
-    x.replace(with: hi, where: x .> hi)
-    // round to nearest by the 1.5·2²³ shift: the low mantissa bits of `shifted` hold n
-    let magic = SIMD16<Float>(repeating: 12_582_912)
-    typealias V = SIMD16<Float>
-    let shifted = x * V(repeating: 1.442695040888963) + magic
-    let n = shifted - magic
-    var r = x - n * V(repeating: 0.693359375)
-    r = r - n * V(repeating: -2.12194440e-4)
-    var p = V(repeating: 1.9875691500e-4)
-    p = p * r + V(repeating: 1.3981999507e-3)
-    p = p * r + V(repeating: 8.3334519073e-3)
-    p = p * r + V(repeating: 4.1665795894e-2)
-    p = p * r + V(repeating: 1.6666665459e-1)
-    p = p * r + V(repeating: 5.0000001201e-1)
-    p = p * (r * r) + r + V(repeating: 1)
-    let bits = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
-    return p * unsafeBitCast((bits &+ SIMD16<Int32>(repeating: 127)) &<< SIMD16<Int32>(repeating: 23), to: V.self)
-}
-
-@inline(__always)
-func geluTanh16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let m2beta = SIMD16<Float>(repeating: -2 * geluTanhBeta), kappa = SIMD16<Float>(repeating: geluTanhKappa)
-    // below −10 the value is under 1e−36: 0 (the reference's float 1 + tanh(u) is exactly 0 from about −5.3); x is
-    // clamped first so that neither a huge x's quotient by exp16's ceiling e^88.3 nor a subnormal comes out.
-    // (Selecting on a mask of x itself stays vectorised; a mask of the computed exponent became a lane loop.)
-    let lo = SIMD16<Float>(repeating: -10)
-    let small = x .< lo
-    let xc = x.replacing(with: lo, where: small)
-    let m2u = m2beta * (xc + kappa * xc * xc * xc)
-    return (xc / (SIMD16<Float>(repeating: 1) + exp16(m2u))).replacing(with: 0, where: small)
-}
-
-/// tanh GELU of `count` values in place.
+/// tanh GELU of `count` values in place (`sam_epilogue_row`: the same function as `geluTanhScalar`, 16 lanes at a
+/// time with Cephes' expf).
 public func geluTanhInPlace(_ p: UnsafeMutablePointer<Float>, count n: Int) {
-    var i = 0
-    while i + 16 <= n {
-        let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
-        UnsafeMutableRawPointer(p + i).storeBytes(of: geluTanh16(v), as: SIMD16<Float>.self)
-        i += 16
-    }
-    while i < n { p[i] = geluTanhScalar(p[i]); i += 1 }
+    sam_epilogue_row(p, n, 0, 1, 0, 1, nil)
 }
 
 /// tanh GELU of a tensor in place, spread over the cores.
@@ -85,19 +40,6 @@ public func geluTanh(_ t: inout Tensor) {
 }
 
 // MARK: - Per-channel epilogue
-
-/// x · scale + shift for `count` values in place.
-@inline(__always)
-func affineInPlace(_ p: UnsafeMutablePointer<Float>, count n: Int, scale sc: Float, shift sh: Float) {
-    var j = 0
-    let s16 = SIMD16<Float>(repeating: sc), h16 = SIMD16<Float>(repeating: sh)
-    while j + 16 <= n {
-        let v = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD16<Float>.self)
-        UnsafeMutableRawPointer(p + j).storeBytes(of: v * s16 + h16, as: SIMD16<Float>.self)
-        j += 16
-    }
-    while j < n { p[j] = p[j] * sc + sh; j += 1 }
-}
 
 /// What follows a convolution in one pass over each output plane of N×C×H×W, in the reference's order:
 /// y = x·scale[c] + shift[c] (an eval-mode BatchNorm's affine, when given), then the tanh GELU (when `gelu`),
@@ -120,13 +62,8 @@ public func channelEpilogue(_ x: inout Tensor, scale: [Float]?, shift: [Float]?,
                 while i < range.upperBound {
                     let pl = i / plane, end = min(range.upperBound, (pl + 1) * plane)
                     let ch = pl % c
-                    let p = base + i, n = end - i
-                    if let scale, let shift { affineInPlace(p, count: n, scale: scale[ch], shift: shift[ch]) }
-                    if gelu { geluTanhInPlace(p, count: n) }
-                    if let rbase {
-                        let r = rbase + i
-                        for j in 0..<n { p[j] += r[j] }
-                    }
+                    sam_epilogue_row(base + i, end - i, scale == nil ? 0 : 1, scale?[ch] ?? 1, shift?[ch] ?? 0, gelu ? 1 : 0,
+                                     rbase.map { $0 + i })
                     i = end
                 }
             }
@@ -349,13 +286,8 @@ private func epilogue(_ step: ConvolutionStep, m: Int, np: Int, c: UnsafeMutable
     // (one thread inside a band job; split over the cores when the band is the whole grid)
     parallelChunks(m, minChunk: max(1, 32768 / np)) { rows in
         for o in rows {
-            let row = c + o * ldc
-            if let scale = step.scale, let shift = step.shift { affineInPlace(row, count: np, scale: scale[o], shift: shift[o]) }
-            if step.gelu { geluTanhInPlace(row, count: np) }
-            if let residual {
-                let r = residual + o * residualStride
-                for j in 0..<np { row[j] += r[j] }
-            }
+            sam_epilogue_row(c + o * ldc, np, step.scale == nil ? 0 : 1, step.scale?[o] ?? 1, step.shift?[o] ?? 0,
+                             step.gelu ? 1 : 0, residual.map { $0 + o * residualStride })
         }
     }
 }
@@ -483,12 +415,8 @@ public func depthwiseConvolution(_ x: Tensor, _ step: ConvolutionStep, residual:
                 let kern = wp.baseAddress! + ch * k * k, b0 = step.bias?.data[ch] ?? 0
                 sam_depthwise_plane(src, h, w, kern, k, s, pad, b0, dst, oh, ow)
                 let count = oh * ow
-                if let scale = step.scale, let shift = step.shift { affineInPlace(dst, count: count, scale: scale[ch], shift: shift[ch]) }
-                if step.gelu { geluTanhInPlace(dst, count: count) }
-                if residual != nil {
-                    let r = rp.baseAddress! + plane * count
-                    for j in 0..<count { dst[j] += r[j] }
-                }
+                sam_epilogue_row(dst, count, step.scale == nil ? 0 : 1, step.scale?[ch] ?? 1, step.shift?[ch] ?? 0,
+                                 step.gelu ? 1 : 0, residual == nil ? nil : rp.baseAddress! + plane * count)
             }
         }}}
     }

@@ -86,6 +86,11 @@ void sam_winograd_output_f23(const float *mm, size_t m, size_t t, size_t ty0, si
 void sam_depthwise_plane(const float *src, size_t h, size_t w, const float *kern, size_t k, size_t s, size_t pad,
                          float b0, float *dst, size_t oh, size_t ow);
 
+/// EfficientViT's epilogue of n values in place, in the reference's order: v·scale + shift (when affine, BatchNorm's
+/// eval affine), the tanh GELU (when gelu: x / (1 + e^(−2u)), u = √(2/π)(x + 0.044715x³), 0 below −10), then
+/// + residual[j] (when residual is not NULL).
+void sam_epilogue_row(float *p, size_t n, int affine, float scale, float shift, int gelu, const float *residual);
+
 /// Which version the loader picked: 512, 256 or 128 (the vector width in bits).
 int sam_kernels_width(void);
 #endif
