@@ -572,3 +572,39 @@ CLONES void sam_epilogue_row(float *p, size_t n, int affine, float scale, float 
         p[j] = v;
     }
 }
+
+CLONES void sam_winograd_weights_f23(const float *g, size_t oc, size_t ic, size_t o0, size_t o1, float *u) {
+    const size_t plane = oc * ic;
+    float taps[9][16];
+    for (size_t o = o0; o < o1; o++) {
+        for (size_t c0 = 0; c0 < ic; c0 += 16) {
+            const size_t nc = ic - c0 < 16 ? ic - c0 : 16;
+            // the 9 taps of 16 input channels, tap-major (zeros past the last channel)
+            memset(taps, 0, sizeof taps);
+            const float *src = g + (o * ic + c0) * 9;
+            for (size_t c = 0; c < nc; c++)
+                for (int k = 0; k < 9; k++) taps[k][c] = src[c * 9 + k];
+            v16 t[9];
+            for (int k = 0; k < 9; k++) t[k] = LOAD(taps[k]);
+            const v16 half = SPLAT(0.5f);
+            // rows of G g: g's row 0, ½(row 0 + row 1 + row 2), ½(row 0 − row 1 + row 2), row 2
+            v16 r[4][3];
+            for (int j = 0; j < 3; j++) {
+                r[0][j] = t[j];
+                r[1][j] = half * ((t[j] + t[3 + j]) + t[6 + j]);
+                r[2][j] = half * ((t[j] - t[3 + j]) + t[6 + j]);
+                r[3][j] = t[6 + j];
+            }
+            // row i of (G g) Gᵀ: [a, ½(a + b + c), ½(a − b + c), c]
+            for (int i = 0; i < 4; i++) {
+                const v16 a = r[i][0], b = r[i][1], c = r[i][2];
+                v16 e[4] = {a, half * ((a + b) + c), half * ((a - b) + c), c};
+                for (int j = 0; j < 4; j++) {
+                    float *dst = u + (size_t)(4 * i + j) * plane + o * ic + c0;
+                    if (nc == 16) { STORE(dst, e[j]); }
+                    else { float tmp[16]; STORE(tmp, e[j]); memcpy(dst, tmp, nc * sizeof(float)); }
+                }
+            }
+        }
+    }
+}

@@ -171,12 +171,13 @@ public struct ConvolutionStep {
     public var stride: Int, padding: Int
     public var scale: [Float]?, shift: [Float]?
     public var gelu: Bool
-    /// `winogradWeights(weight)` of a 3×3 stride-1 padding-1 convolution: computed by Winograd's F(2×2, 3×3) when
-    /// given.
-    public var winograd: Tensor?
+    /// A 3×3 stride-1 padding-1 convolution computed by Winograd's F(2×2, 3×3): its weights transformed
+    /// (`winogradWeights`, 16/9 of the weight) for the call and freed after it, so that the model holds each weight
+    /// once (the transform is OC·IC·16 values, against the convolution's OC·IC·H·W/4·16 multiply-adds).
+    public var winograd: Bool
 
     public init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, scale: [Float]?, shift: [Float]?, gelu: Bool,
-                winograd: Tensor? = nil) {
+                winograd: Bool = false) {
         self.weight = weight; self.bias = bias; self.stride = stride; self.padding = padding
         self.scale = scale; self.shift = shift; self.gelu = gelu; self.winograd = winograd
     }
@@ -204,10 +205,11 @@ public func convolutionBands(_ x: Tensor, _ first: ConvolutionStep, then second:
     let cout = second?.weight.shape[0] ?? m1
     if let residual { precondition(residual.shape == [n, cout, oh, ow], "convolutionBands: residual \(residual.shape)") }
     let direct = kh == 1 && kw == 1 && s == 1 && pad == 0
-    if let u = first.winograd {
-        precondition(kh == 3 && kw == 3 && s == 1 && pad == 1 && u.shape == [16, m1, cin],
-                     "convolutionBands: Winograd weights \(u.shape) for a \(kh)×\(kw) stride-\(s) convolution \(first.weight.shape)")
+    if first.winograd {
+        precondition(kh == 3 && kw == 3 && s == 1 && pad == 1,
+                     "convolutionBands: Winograd for a \(kh)×\(kw) stride-\(s) padding-\(pad) convolution \(first.weight.shape)")
     }
+    let u = first.winograd ? winogradWeights(first.weight) : Tensor(shape: [0])
     // A band's im2col rows and expanded activation in about 3 MB, but at least 256 pixels: each band's product packs
     // the whole weight again (9 MB for the XL neck's 3×3), which narrower bands pay for more often than the cache
     // saves (measured on xl0: 16-pixel minimum 5.4 s of CPU, 256-pixel 4.5 s). Whole multiples of 16 pixels, and at
@@ -218,7 +220,7 @@ public func convolutionBands(_ x: Tensor, _ first: ConvolutionStep, then second:
     var band = max(256, min(4096, (786_432 / max(perPixel, 1)) / 16 * 16))
     band = min(band, max(16, ((hw + 1) / 2 + 15) / 16 * 16))
     if direct && second == nil && hw <= 4096 { band = hw }
-    if first.winograd != nil {
+    if first.winograd {
         // whole pairs of output rows (rows of 2×2 tiles), about 256 tiles: each of the 16 products packs its weight
         // (OC × IC) again per band, so the bands are as wide as for im2col's
         let tileCols = (ow + 1) / 2
@@ -231,10 +233,11 @@ public func convolutionBands(_ x: Tensor, _ first: ConvolutionStep, then second:
         first.weight.data.withUnsafeBufferPointer { w1p in
         (second?.weight.data ?? []).withUnsafeBufferPointer { w2p in
         res.withUnsafeBufferPointer { rp in
+        u.data.withUnsafeBufferPointer { up in
             let src = xp.baseAddress!, obase = out.baseAddress!
             parallelItems(n * bands) { job in
                 let b = job / bands, p0 = (job % bands) * band, np = min(band, hw - p0)
-                let wino = first.winograd != nil
+                let wino = first.winograd
                 let colCount = direct || wino ? 0 : kdim * np, midCount = second == nil ? 0 : m1 * np
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, colCount + midCount)) { tb in
                     let col = tb.baseAddress!, mid = col + colCount
@@ -243,11 +246,9 @@ public func convolutionBands(_ x: Tensor, _ first: ConvolutionStep, then second:
                     let resBand = residual == nil ? nil : rp.baseAddress! + b * cout * hw + p0
                     // first product: into the band's expanded rows (ldc np), or straight into the output (ldc hw)
                     let (c1, ldc1) = second == nil ? (outBand, hw) : (mid, np)
-                    if let u = first.winograd {
-                        u.data.withUnsafeBufferPointer { up in
-                            winogradBand(image, channels: cin, height: h, width: w, tileRows: (p0 / ow / 2)..<((p0 + np + 2 * ow - 1) / ow / 2),
-                                         weights: up.baseAddress!, outChannels: m1, bias: first.bias, into: c1, ldc: ldc1)
-                        }
+                    if wino {
+                        winogradBand(image, channels: cin, height: h, width: w, tileRows: (p0 / ow / 2)..<((p0 + np + 2 * ow - 1) / ow / 2),
+                                     weights: up.baseAddress!, outChannels: m1, bias: first.bias, into: c1, ldc: ldc1)
                     } else {
                         var bOp = UnsafePointer(image + p0), ldb = hw
                         if !direct {
@@ -265,7 +266,7 @@ public func convolutionBands(_ x: Tensor, _ first: ConvolutionStep, then second:
                     }
                 }
             }
-        }}}}
+        }}}}}
     }
 }
 
@@ -340,24 +341,7 @@ public func winogradWeights(_ weight: Tensor) -> Tensor {
     return Tensor(shape: [16, oc, ic]) { u in
         weight.data.withUnsafeBufferPointer { wp in
             parallelChunks(oc, minChunk: 16) { outs in
-                for o in outs {
-                    for c in 0..<ic {
-                        let g = wp.baseAddress! + (o * ic + c) * 9
-                        let dst = u.baseAddress! + o * ic + c  // element ξ at dst[ξ · oc · ic]
-                        // row i of (G g) Gᵀ is [a, ½(a + b + c), ½(a − b + c), c] for row (a, b, c) of G g, whose rows
-                        // are g's row 0, ½(row 0 + row 1 + row 2), ½(row 0 − row 1 + row 2), row 2
-                        func put(_ i: Int, _ a: Float, _ b: Float, _ c: Float) {
-                            dst[(4 * i) * oc * ic] = a
-                            dst[(4 * i + 1) * oc * ic] = 0.5 * (a + b + c)
-                            dst[(4 * i + 2) * oc * ic] = 0.5 * (a - b + c)
-                            dst[(4 * i + 3) * oc * ic] = c
-                        }
-                        put(0, g[0], g[1], g[2])
-                        put(1, 0.5 * (g[0] + g[3] + g[6]), 0.5 * (g[1] + g[4] + g[7]), 0.5 * (g[2] + g[5] + g[8]))
-                        put(2, 0.5 * (g[0] - g[3] + g[6]), 0.5 * (g[1] - g[4] + g[7]), 0.5 * (g[2] - g[5] + g[8]))
-                        put(3, g[6], g[7], g[8])
-                    }
-                }
+                sam_winograd_weights_f23(wp.baseAddress!, oc, ic, outs.lowerBound, outs.upperBound, u.baseAddress!)
             }
         }
     }

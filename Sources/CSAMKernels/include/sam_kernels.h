@@ -91,6 +91,11 @@ void sam_depthwise_plane(const float *src, size_t h, size_t w, const float *kern
 /// + residual[j] (when residual is not NULL).
 void sam_epilogue_row(float *p, size_t n, int affine, float scale, float shift, int gelu, const float *residual);
 
+/// Winograd F(2×2, 3×3) weights of output channels o0 ..< o1 of a 3×3 convolution g [oc][ic][3][3]: U = G g Gᵀ per
+/// (output, input) pair, G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], element 4i + j at u[(4i + j)·oc·ic + o·ic + c];
+/// 16 input channels per vector.
+void sam_winograd_weights_f23(const float *g, size_t oc, size_t ic, size_t o0, size_t o1, float *u);
+
 /// Which version the loader picked: 512, 256 or 128 (the vector width in bits).
 int sam_kernels_width(void);
 #endif

@@ -32,12 +32,12 @@ extension EfficientViT {
         public let gelu: Bool
         public let kernel: Int, stride: Int, groups: Int, inChannels: Int, outChannels: Int
 
-        /// The weight transformed for Winograd's F(2×2, 3×3) (`winogradWeights`), for the 3×3 stride-1 convolutions
-        /// over at least `winogradMinChannels` channels: every such convolution of the released sizes (the stage-0
-        /// ResBlocks at 32 channels, the FusedMBConvs, the neck), 16/9 of their weights again in memory. With the
-        /// vectorised transforms Winograd is the faster of the two down to 32 channels (measured on Zen 5: the 3×3
-        /// stage of xl1 0.056 → 0.043 s at 32, its FusedMBConvs 0.877 → 0.79 s at 64).
-        public let winograd: Tensor?
+        /// Whether the convolution runs by Winograd's F(2×2, 3×3) (`ConvolutionStep.winograd`: the weight transformed
+        /// per call, not held): the 3×3 stride-1 convolutions over at least `winogradMinChannels` channels, i.e. every
+        /// such convolution of the released sizes (the stage-0 ResBlocks at 32 channels, the FusedMBConvs, the neck).
+        /// With the vectorised transforms Winograd is the faster of the two down to 32 channels (measured on Zen 5: the
+        /// 3×3 stage of xl1 0.056 → 0.043 s at 32, its FusedMBConvs 0.877 → 0.79 s at 64).
+        public let winograd: Bool
         public static let winogradMinChannels = 32
 
         /// The convolution with its norm and activation, for `convolutionBands` (groups 1) or `depthwiseConvolution`.
@@ -57,7 +57,7 @@ extension EfficientViT {
             self.norm = norm ? BatchNorm2d(w, "\(name).norm", outChannels, eps: eps) : nil
             self.gelu = gelu
             let eligible = kernel == 3 && stride == 1 && groups == 1 && inChannels >= Self.winogradMinChannels
-            winograd = eligible && weight.count == outChannels * inChannels * 9 ? winogradWeights(weight) : nil  // not for a shapes-only walk
+            winograd = eligible
         }
 
         var profileName: String {
