@@ -73,7 +73,7 @@ private func bf16gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha:
         let aw = r0 == 0 ? a : (transA ? a + r0 : a + r0 * lda)
         let bw = c0 == 0 ? b : (transB ? b + c0 * ldb : b + c0)
         g.run(transA: transA, transB: transB, m: rows, n: cols, k: k, alpha: alpha, a: aw, lda: lda, b: bw, ldb: ldb,
-              bias: bias.map { $0 + c0 }, beta: beta, c: UnsafeMutableRawPointer(c + r0 * ldc + c0), ldc: ldc)
+              bias: bias.map { $0 + c0 }, beta: beta, c: c + r0 * ldc + c0, ldc: ldc)
     }
 }
 
@@ -189,7 +189,7 @@ public func linearGELULinearBF16(_ x: Tensor, w1: Tensor, b1: Tensor?, w2: Tenso
     let h16 = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, rows * hidden))
     defer { h16.deallocate() }
     // the float32 hidden layer exists a block of at most 4096 rows at a time (the ViT's whole grid; Hiera's first
-    // stages have 16× and 4× as many tokens, whose float32 hidden layer would otherwise lift bf16's peak above fp32's)
+    // stages have 16× and 4× as many tokens: sam2.1_hiera_t's first would hold 100 MB of float32 beside its bf16 copy)
     let block = min(max(rows, 1), 4096)
     let h = UnsafeMutablePointer<Float>.allocate(capacity: block * hidden)
     defer { h.deallocate() }
