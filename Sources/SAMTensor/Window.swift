@@ -250,8 +250,8 @@ func relPosTerms(q: UnsafePointer<Float>, c3: Int, hd: Int, height: Int, width: 
 /// window of a B×H×W grid (padded at the bottom/right to multiples of ws with `padRow`, the qkv of a zero token) and
 /// every head, what `windowPartition` followed by `attentionDecomposedRelPos` (its keys-major path) and
 /// `windowUnpartition` compute, for the real tokens only. Per (window, head) job: the window's k and v rows (all ws²
-/// tokens, padding included, as keys) and its real queries gathered and rounded to bf16 in one pass, the real queries'
-/// float32 rows for the relative-position terms (float32 products, as in every mode), Sᵀ = scale · K Qᵀ keys-major
+/// tokens, padding included, as keys) and its real queries gathered (row copies) and rounded to bf16 once per matrix,
+/// the real queries' float32 rows kept for the relative-position terms (float32 products, as in every mode), Sᵀ = scale · K Qᵀ keys-major
 /// over the real queries only, the relative terms and the exp down each column, Sᵀᵀ V, 1/sum, and the rows written to
 /// their tokens of the output. The padding queries, whose outputs the reference drops, are not computed; the
 /// partitioned copy of qkv (ws²-padded, 4900 rows for 64×64 tokens in 14×14 windows) and of the output never exist.
