@@ -138,15 +138,9 @@ public func attentionDecomposedRelPos(qkv: Tensor, batch: Int, height: Int, widt
                     // the whole n×n scores at once, keys-major, straight from the qkv rows (no copies; the scale as
                     // the product's alpha): Sᵀ = scale · K qᵀ
                     sgemm(transB: true, m: n, n: n, k: hd, alpha: scale, a: k, lda: c3, b: q, ldb: c3, c: S, ldc: n)
-                    // the relative terms transposed to match, from one product per axis with its 2·size − 1 table
-                    // rows: rel_h[t, ky] = q[t] · Th[y(t) − ky + H − 1], rel_w[t, kx] = q[t] · Tw[x(t) − kx + W − 1]
-                    sgemm(transB: true, m: 2 * height - 1, n: n, k: hd, a: rhp, lda: hd, b: q, ldb: c3, c: PH, ldc: n, precision: .fp32)
-                    sgemm(transB: true, m: 2 * width - 1, n: n, k: hd, a: rwp, lda: hd, b: q, ldb: c3, c: PW, ldc: n, precision: .fp32)
-                    for t in 0..<n {
-                        let y = t / width, x = t % width
-                        for ky in 0..<height { RHT[ky * n + t] = PH[(y - ky + height - 1) * n + t] }
-                        for kx in 0..<width { RWT[kx * n + t] = PW[(x - kx + width - 1) * n + t] }
-                    }
+                    // the relative terms transposed to match
+                    relPosTermsKeysMajor(q: q, ldq: c3, hd: hd, queries: n, queryWidth: width, keyHeight: height, keyWidth: width,
+                                         th: rhp, tw: rwp, ph: PH, pw: PW, into: RHT, RWT)
                     relPosExpColumns(S, height: height, width: width, queries: n, relHT: RHT, relWT: RWT, inv: inv)
                     let out = o + b * n * c + hIdx * hd
                     sgemm(transA: true, m: n, n: hd, k: n, a: S, lda: n, b: v, ldb: c3, c: out, ldc: c)
@@ -228,6 +222,22 @@ func globalHeadBF16(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafeP
     }
 }
 
+/// The decomposed relative-position terms keys-major, for `nq` queries (float32 rows of q with stride ldq) laid out in
+/// rows of `queryWidth` (query t at y = t / queryWidth, x = t % queryWidth) over a keyHeight × keyWidth key grid: one
+/// float32 product per axis with the 2·size − 1 table rows th, tw (PH = Th qᵀ, PW = Tw qᵀ, into ph and pw), then
+/// RHT[ky·nq + t] = PH[(y − ky + keyHeight − 1)·nq + t] = q[t] · Th[y − ky + keyHeight − 1] and RWT likewise along x.
+func relPosTermsKeysMajor(q: UnsafePointer<Float>, ldq: Int, hd: Int, queries nq: Int, queryWidth: Int, keyHeight kh: Int,
+                          keyWidth kw: Int, th: UnsafePointer<Float>, tw: UnsafePointer<Float>, ph: UnsafeMutablePointer<Float>,
+                          pw: UnsafeMutablePointer<Float>, into rht: UnsafeMutablePointer<Float>, _ rwt: UnsafeMutablePointer<Float>) {
+    sgemm(transB: true, m: 2 * kh - 1, n: nq, k: hd, a: th, lda: hd, b: q, ldb: ldq, c: ph, ldc: nq, precision: .fp32)
+    sgemm(transB: true, m: 2 * kw - 1, n: nq, k: hd, a: tw, lda: hd, b: q, ldb: ldq, c: pw, ldc: nq, precision: .fp32)
+    for t in 0..<nq {
+        let y = t / queryWidth, x = t % queryWidth
+        for ky in 0..<kh { rht[ky * nq + t] = ph[(y - ky + kh - 1) * nq + t] }
+        for kx in 0..<kw { rwt[kx * nq + t] = pw[(x - kx + kw - 1) * nq + t] }
+    }
+}
+
 /// Queries per block of `globalHeadBF16`: 128 × 4096 float32 scores (2 MB) and their bf16 copy.
 let bf16QueryBlock = 128
 
@@ -297,14 +307,9 @@ public func windowedAttentionDecomposedRelPosBF16(qkv: Tensor, windowSize ws: In
                     sam_f32_to_bf16(QF, nq, hd, hd, Q16)
                     // Sᵀ = scale · K qᵀ: keys-major, the real queries as columns
                     gemm(transB: true, m: n, n: nq, k: hd, alpha: scale, a: .bf16(K16), lda: hd, b: .bf16(Q16), ldb: hd, c: S, ldc: nq)
-                    // rel_h[t, ky] = q[t] · Th[y(t) − ky + ws − 1], rel_w[t, kx] = q[t] · Tw[x(t) − kx + ws − 1], transposed
-                    sgemm(transB: true, m: span, n: nq, k: hd, a: rhp.baseAddress!, lda: hd, b: QF, ldb: hd, c: PH, ldc: nq, precision: .fp32)
-                    sgemm(transB: true, m: span, n: nq, k: hd, a: rwp.baseAddress!, lda: hd, b: QF, ldb: hd, c: PW, ldc: nq, precision: .fp32)
-                    for t in 0..<nq {
-                        let y = t / cols, x = t % cols
-                        for ky in 0..<ws { RHT[ky * nq + t] = PH[(y - ky + ws - 1) * nq + t] }
-                        for kx in 0..<ws { RWT[kx * nq + t] = PW[(x - kx + ws - 1) * nq + t] }
-                    }
+                    // the relative terms of the real queries (rows of `cols` in the window), keys-major
+                    relPosTermsKeysMajor(q: QF, ldq: hd, hd: hd, queries: nq, queryWidth: cols, keyHeight: ws, keyWidth: ws,
+                                         th: rhp.baseAddress!, tw: rwp.baseAddress!, ph: PH, pw: PW, into: RHT, RWT)
                     relPosExpColumns(S, height: ws, width: ws, queries: nq, relHT: RHT, relWT: RWT, inv: inv)
                     gemm(transA: true, m: nq, n: hd, k: n, a: .f32(S), lda: nq, b: .bf16(V16), ldb: hd, c: O, ldc: hd)
                     scaleRows(O, rows: nq, cols: hd, stride: hd, by: inv)
