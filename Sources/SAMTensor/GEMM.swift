@@ -47,7 +47,7 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
 public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                  a: MatrixOperand, lda: Int, b: MatrixOperand, ldb: Int,
                  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    if case .f32(let ap) = a, case .f32(let bp) = b, Precision.products == .fp32 {
+    if !runsInBF16(a, b), case .f32(let ap) = a, case .f32(let bp) = b {
         sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: ap, lda: lda, b: bp, ldb: ldb,
               beta: beta, c: c, ldc: ldc)
         return
@@ -55,6 +55,14 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     if m == 0 || n == 0 { return }
     bf16gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
              beta: beta, c: c, ldc: ldc)
+}
+
+/// Whether `gemm` runs a product of these operands in bf16 (oneDNN): any bf16 operand, or bf16 mode.
+@inline(__always)
+func runsInBF16(_ a: MatrixOperand, _ b: MatrixOperand) -> Bool {
+    if case .bf16 = a { return true }
+    if case .bf16 = b { return true }
+    return Precision.products == .bf16
 }
 
 /// Floating-point operations issued as bf16 products (2·m·n·k each), beside `GEMMCounter`'s fp32 ones.
@@ -139,9 +147,7 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
 private func linearProduct(_ a: MatrixOperand, rows: Int, inF: Int, weight: Tensor, bias: Tensor?, into o: UnsafeMutablePointer<Float>) {
     let outF = weight.shape[0]
     weight.withMatrix { wp in
-        var bf16 = Precision.products == .bf16 || weight.bf16 != nil
-        if case .bf16 = a { bf16 = true }
-        if let bias, bf16, rows > 0 {
+        if let bias, runsInBF16(a, wp), rows > 0 {
             bias.data.withUnsafeBufferPointer { bp in
                 bf16gemm(transA: false, transB: true, m: rows, n: outF, k: inF, alpha: 1, a: a, lda: inF, b: wp, ldb: inF,
                          bias: bp.baseAddress!, beta: 0, c: o, ldc: outF)
