@@ -38,6 +38,21 @@ final class MappedFile {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
     }
 
+    /// Drops the pages lying wholly inside `bytes` (a range of this mapping) from the process's resident set
+    /// (`madvise(MADV_DONTNEED)`), once the storage there has been converted into its tensor: without it every page
+    /// read stays resident until the file is unmapped, so a load peaks at the file plus its copy (efficientvit_sam_xl1:
+    /// 1558 MB for 814 MB of weights). The mapping is private and never written, so a later read of the range maps
+    /// the file's pages again (a storage shared by two tensors is read twice). Pages at the range's ends that it
+    /// shares with its neighbours stay.
+    func release(_ bytes: UnsafeRawBufferPointer) {
+        guard let base, let start = bytes.baseAddress, bytes.count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let from = start - base, to = from + bytes.count
+        guard from >= 0, to <= count, page > 0 else { return }
+        let lo = (from + page - 1) / page * page, hi = to / page * page
+        if hi > lo { _ = madvise(UnsafeMutableRawPointer(mutating: base + lo), hi - lo, Int32(MADV_DONTNEED)) }
+    }
+
     /// Throws unless `offset ..< offset + length` lies inside the file (no overflow possible).
     func check(_ offset: Int, _ length: Int, _ what: @autoclosure () -> String) throws {
         guard offset >= 0, length >= 0, offset <= count, length <= count - offset else {

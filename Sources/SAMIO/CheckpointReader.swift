@@ -28,7 +28,8 @@ public enum CheckpointReader {
     /// `PK\x03\x04` → a PyTorch zip checkpoint (`torch.save` since 1.6, e.g. Meta's `sam_vit_b_01ec64.pth`);
     /// otherwise a safetensors file. The pre-1.6 torch format (a bare pickle) is refused with `.unsupported`.
     ///
-    /// The file is memory-mapped and each storage is converted straight into its tensor's float array (one copy).
+    /// The file is memory-mapped and each storage is converted straight into its tensor's float array (one copy),
+    /// its pages then dropped from the resident set (`MappedFile.release`): a load peaks at the weights, not twice.
     /// Throws `IOError` naming the file and the key, global or structure at fault; nothing in the file is executed.
     public static func read(path: String) throws -> TensorFile {
         let file = try MappedFile(path: path)
@@ -116,6 +117,7 @@ public enum CheckpointReader {
             let t = try materializeView(path: path, what: name, dtype: spec.storage.dtype, storage: bytes,
                                         storageNumel: spec.storage.numel, offset: spec.offset, shape: spec.shape,
                                         strides: spec.strides)
+            file.release(bytes)
             out.names.append(name)
             out.tensors[name] = t
             out.sourceDTypes[name] = spec.storage.dtype.rawValue

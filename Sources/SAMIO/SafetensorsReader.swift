@@ -87,6 +87,7 @@ enum SafetensorsReader {
                 t = Tensor(shape: e.shape) { dst in bad = e.dtype.convert(bytes.baseAddress!, count: numel, into: dst.baseAddress!) }
                 if let i = bad { throw badValue(path: path, key: e.name, dtype: e.dtype, index: i, shape: e.shape, value: t.data[i]) }
             }
+            file.release(bytes)
             out.names.append(e.name)
             out.tensors[e.name] = t
             out.sourceDTypes[e.name] = e.dtype.rawValue
