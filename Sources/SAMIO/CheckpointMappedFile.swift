@@ -43,7 +43,7 @@ final class MappedFile {
     /// read stays resident until the file is unmapped, so a load peaks at the file plus its copy (efficientvit_sam_xl1:
     /// 1558 MB for 814 MB of weights). The mapping is private and never written, so a later read of the range maps
     /// the file's pages again (a storage shared by two tensors is read twice). Pages at the range's ends that it
-    /// shares with its neighbours stay.
+    /// shares with its neighbours stay, unless the kernel mapped the file in huge pages, which it drops whole.
     func release(_ bytes: UnsafeRawBufferPointer) {
         guard let base, let start = bytes.baseAddress, bytes.count > 0 else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
